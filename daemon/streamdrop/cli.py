@@ -1,0 +1,71 @@
+"""The `streamdrop` command line: finds the command's module and hands it the arguments."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from streamdrop import __version__
+
+# command name -> module under streamdrop.commands that registers it.
+COMMAND_MODULES: dict[str, str] = {
+    "validate": "validate",
+    "upload-import": "imports",
+    "get-import": "imports",
+    "list-imports": "imports",
+    "emulator": "emulator",
+    "run": "daemon",
+    "demo": "daemon",
+    "db": "daemon",
+    "status": "ops",
+    "tasks": "ops",
+    "show": "ops",
+    "retry": "ops",
+    "skip": "ops",
+    "pause": "ops",
+    "resume": "ops",
+}
+
+EXIT_USAGE = 2
+
+
+def _modules_for(argv: Sequence[str]) -> list[str]:
+    """Only the module of the command asked for, or all of them for help."""
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    if command in COMMAND_MODULES:
+        return [COMMAND_MODULES[command]]
+    return sorted(set(COMMAND_MODULES.values()))
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamdrop",
+        description="Validate, upload and follow Stream chat and feeds imports.",
+    )
+    parser.add_argument("--version", action="version", version=f"streamdrop {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _modules_for(argv):
+        try:
+            module = importlib.import_module(f"streamdrop.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"streamdrop.commands.{name}":
+                raise
+            continue  # a command group not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_list)
+    args = parser.parse_args(args_list)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(handler(args))
+    except KeyboardInterrupt:
+        return 130

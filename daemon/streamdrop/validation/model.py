@@ -1,0 +1,107 @@
+"""The values validation works with: options in, problems and a result out (no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Format = Literal["chat", "chat-jsonl", "feeds"]
+FORMATS: tuple[Format, ...] = ("chat", "chat-jsonl", "feeds")
+
+# Stream's built-ins, used when the app's own lists are not known.
+DEFAULT_ROLES: frozenset[str] = frozenset({"user", "admin", "guest", "anonymous"})
+DEFAULT_MAX_MESSAGE_LENGTH = 5_000
+DEFAULT_CHANNEL_TYPES: Mapping[str, int] = {
+    name: DEFAULT_MAX_MESSAGE_LENGTH
+    for name in ("livestream", "messaging", "team", "gaming", "commerce")
+}
+FEED_GROUP_KINDS = ("flat", "aggregated", "notification")
+MAX_FILE_SIZE = 300_000_000  # Stream's upload limit, in bytes
+DEFAULT_MAX_ERRORS = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the file is checked against; every field has Stream's default."""
+
+    roles: frozenset[str] = DEFAULT_ROLES
+    channel_types: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CHANNEL_TYPES))
+    # feed group name -> "flat" | "aggregated" | "notification"; None: not checked.
+    feed_groups: Mapping[str, str] | None = None
+    lighter_validation_id: bool = False
+    strict_references: bool = False
+    max_errors: int = DEFAULT_MAX_ERRORS
+    max_size: int = MAX_FILE_SIZE  # 0 turns the size check off
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One error or warning and where it is.
+
+    `item` is the 0-based index of the item (for feeds: of the line's
+    instruction), `line` is 1-based, `offset` is the byte offset of the item's
+    first byte, `index` is the position inside a feeds instruction's `data`.
+    """
+
+    message: str
+    item: int | None = None
+    line: int | None = None
+    offset: int | None = None
+    index: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.message, "item": self.item, "line": self.line,
+                               "offset": self.offset}
+        if self.index is not None:
+            out["index"] = self.index
+        return out
+
+
+class Problems:
+    """Counts every problem, keeps the first `limit` in the order they are added."""
+
+    __slots__ = ("count", "kept", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self.kept: list[Problem] = []
+
+    def add(self, problem: Problem) -> None:
+        self.count += 1
+        if len(self.kept) < self.limit:
+            self.kept.append(problem)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
+@dataclass(slots=True)
+class Result:
+    """The verdict on one file."""
+
+    format: Format | None
+    stats: dict[str, int]
+    errors: list[Problem]
+    warnings: list[Problem]
+    error_count: int
+    warning_count: int
+    size: int = 0
+
+    @property
+    def valid(self) -> bool:
+        return self.error_count == 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape stream-cli printed, plus counts and warnings."""
+        out: dict[str, Any] = {
+            "Stats": dict(sorted(self.stats.items())),
+            "Errors": [p.to_json() for p in self.errors] or None,
+        }
+        if self.warnings:
+            out["Warnings"] = [p.to_json() for p in self.warnings]
+        out["ErrorCount"] = self.error_count
+        out["WarningCount"] = self.warning_count
+        out["Format"] = self.format
+        return out

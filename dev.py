@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Set up and run streamdrop from a fresh clone with nothing but Python 3.11+.
+
+    python3 dev.py run      # the service on its embedded defaults
+    python3 dev.py test     # lint, type-check and the whole test suite
+    python3 dev.py bench    # the benchmarks (prints figures)
+    python3 dev.py shell    # print the path of the virtualenv's bin/ folder
+
+The virtualenv lives in .venv/ and is rebuilt when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".streamdrop-installed"
+
+
+def _requirements_digest() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the project (editable, with test extras) once."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"streamdrop needs Python 3.11 or newer, this is {sys.version.split()[0]}")
+    digest = _requirements_digest()
+    if STAMP.exists() and STAMP.read_text() == digest:
+        return
+    if not (BIN / "python").exists():
+        print("dev.py: creating .venv", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+    print("dev.py: installing streamdrop and its test tools into .venv", file=sys.stderr)
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[test]"], check=True)
+    STAMP.write_text(digest)
+
+
+def run(argv: list[str]) -> int:
+    return subprocess.call([str(BIN / argv[0]), *argv[1:]], cwd=ROOT)
+
+
+def cmd_test(extra: list[str]) -> int:
+    steps = [
+        ["ruff", "check", "daemon", "tests", "bench"],
+        ["mypy"],
+        ["pytest", "-q", *extra],
+    ]
+    for step in steps:
+        print(f"dev.py: {' '.join(step)}", file=sys.stderr, flush=True)
+        code = run(step)
+        if code != 0:
+            return code
+    return 0
+
+
+def cmd_run(extra: list[str]) -> int:
+    return run(["streamdrop", "demo", *extra])
+
+
+def cmd_bench(extra: list[str]) -> int:
+    return run(["python", "-m", "bench", *extra])
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench", "shell"}:
+        print(__doc__, file=sys.stderr)
+        return 2
+    ensure_venv()
+    command, extra = sys.argv[1], sys.argv[2:]
+    if command == "shell":
+        print(BIN)
+        return 0
+    return {"run": cmd_run, "test": cmd_test, "bench": cmd_bench}[command](extra)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
