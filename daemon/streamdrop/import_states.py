@@ -1,4 +1,4 @@
-"""What an import task's state means: success, failure, or still going (pure).
+"""What an import task's state means (success, failure, still going) and when to look again (pure).
 
 Stream's state names are an open set: the docs, the SDKs and the live API
 spell them differently (`analyze_failed` / `analyzing_failed`,
@@ -11,6 +11,7 @@ seen before, is still in progress.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 SUCCESS_STATE = "completed"
 
@@ -37,3 +38,22 @@ def outcome_of(state: str) -> Outcome:
 
 def is_terminal(state: str) -> bool:
     return outcome_of(state).terminal
+
+
+@dataclass(frozen=True, slots=True)
+class PollSchedule:
+    """How often to look at an import in progress: growing intervals, capped.
+
+    Imports take minutes to hours; the first looks are quick so that a small
+    file's result comes fast, later ones slow down to spare the GetImport budget.
+    """
+
+    initial: float = 2.0
+    factor: float = 1.5
+    maximum: float = 30.0
+
+
+def poll_delay(schedule: PollSchedule, polls_done: int) -> float:
+    """Seconds to wait after the `polls_done`-th look (1-based) before the next one."""
+    exponent = min(max(polls_done - 1, 0), 200)
+    return min(schedule.maximum, schedule.initial * schedule.factor**exponent)

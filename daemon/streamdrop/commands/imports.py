@@ -1,0 +1,297 @@
+"""`upload-import`, `get-import`, `list-imports`: stream-cli's import commands, done right.
+
+Results go to stdout (pretty JSON, or a tree with `--output tree`); progress,
+logs and errors go to stderr. Exit status:
+  0  done (for `get-import --watch`: the import completed)
+  1  the file is invalid, the import failed, or Stream refused the request
+  2  usage, credentials (missing, or refused by Stream), local files, or Stream
+     unreachable after retries
+  3  `get-import --watch --timeout` ran out before the import ended
+
+Credentials come from STREAM_KEY / STREAM_SECRET (or STREAM_SECRET_FILE) /
+STREAM_CHAT_URL; `--api-key`, `--api-secret-file` and `--base-url` override
+them. A secret is never taken on the command line.
+"""
+
+# Heavy imports (httpx, structlog, the client) wait inside the handlers, so that
+# the dispatcher stays fast for every other command.
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streamdrop.credentials import Credentials
+    from streamdrop.stream_api import ImportTask, StreamClient
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TIMEOUT = 3
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _register_upload(subparsers)
+    _register_get(subparsers)
+    _register_list(subparsers)
+
+
+def _register_upload(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "upload-import",
+        help="validate a file against the app, upload it and create an import",
+        description="Validate FILE with the app's own roles and channel types, then upload it "
+                    "and create an import task; prints the task.",
+    )
+    parser.add_argument("file", metavar="FILE", type=Path, help="the import file")
+    parser.add_argument("--mode", choices=("upsert", "insert"), default="upsert",
+                        help="upsert (default) overwrites existing items; insert skips them")
+    parser.add_argument("--merge-custom", action=argparse.BooleanOptionalAction, default=None,
+                        help="merge custom data into existing items instead of replacing it "
+                             "(sent only when given)")
+    parser.add_argument("--no-validate", action="store_true",
+                        help="upload without validating first")
+    _add_common_options(parser)
+    parser.set_defaults(handler=upload_import)
+
+
+def _register_get(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "get-import", help="show an import task, or watch it to its end",
+        description="Print the import task ID. With --watch, follow it until it completes "
+                    "(exit 0) or fails (exit 1).",
+    )
+    parser.add_argument("import_id", metavar="ID", help="the import task's id")
+    parser.add_argument("--watch", action="store_true",
+                        help="poll until the import ends (growing intervals, within the rate "
+                             "limit); exit 0 on completed, 1 on a failed state")
+    parser.add_argument("--interval", type=_positive_float, default=2.0, metavar="SECONDS",
+                        help="first polling interval for --watch (default 2)")
+    parser.add_argument("--max-interval", type=_positive_float, default=30.0, metavar="SECONDS",
+                        help="longest polling interval for --watch (default 30)")
+    parser.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
+                        help="with --watch: give up after this long (exit 3)")
+    _add_common_options(parser)
+    parser.set_defaults(handler=get_import)
+
+
+def _register_list(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "list-imports", help="list import tasks, newest first",
+        description="Print a JSON array of the app's import tasks, newest first.",
+    )
+    parser.add_argument("--limit", type=_non_negative_int, default=10, help="default 10")
+    parser.add_argument("--offset", type=_non_negative_int, default=0, help="default 0")
+    _add_common_options(parser)
+    parser.set_defaults(handler=list_imports)
+
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", choices=("json", "tree"), default="json",
+                        help="json (default) or a tree for people")
+    parser.add_argument("--api-key", help="the app's API key (default: $STREAM_KEY)")
+    parser.add_argument("--api-secret-file", metavar="PATH",
+                        help="a file holding the API secret (default: $STREAM_SECRET)")
+    parser.add_argument("--base-url", help="the API's base URL (default: $STREAM_CHAT_URL or "
+                                           "https://chat.stream-io-api.com)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    return value
+
+
+# ---------------------------------------------------------------------------- handlers
+
+
+def upload_import(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    if not path.is_file():
+        return _fail(f"{path}: no such file", EXIT_USAGE)
+    if not os.access(path, os.R_OK):
+        return _fail(f"{path}: not readable", EXIT_USAGE)
+    return _run(_upload_import, args)
+
+
+def get_import(args: argparse.Namespace) -> int:
+    return _run(_get_import, args)
+
+
+def list_imports(args: argparse.Namespace) -> int:
+    return _run(_list_imports, args)
+
+
+async def _upload_import(client: StreamClient, args: argparse.Namespace) -> int:
+    import anyio
+
+    from streamdrop.stream_api import fetch_app_options
+
+    path: Path = args.file
+    if not args.no_validate:
+        from streamdrop.validation import validate_path
+
+        options = await fetch_app_options(client)
+        result = await anyio.to_thread.run_sync(validate_path, path, options)
+        if not result.valid:
+            _emit(result.to_json(), args.output, label=f"validation of {path.name}")
+            return _fail(f"{path} is not a valid import file ({result.error_count} errors); "
+                         "nothing was uploaded", EXIT_FAILED)
+    task = await client.import_file(path, args.mode, args.merge_custom)
+    _emit_task(task, args.output)
+    return EXIT_OK
+
+
+async def _get_import(client: StreamClient, args: argparse.Namespace) -> int:
+    if not args.watch:
+        _emit_task(await client.get_import(args.import_id), args.output)
+        return EXIT_OK
+    return await _watch(client, args)
+
+
+async def _watch(client: StreamClient, args: argparse.Namespace) -> int:
+    import anyio
+
+    from streamdrop.import_states import Outcome, PollSchedule
+    from streamdrop.watch import watch_import
+
+    schedule = PollSchedule(initial=args.interval,
+                            maximum=max(args.interval, args.max_interval))
+    last: ImportTask | None = None
+    with anyio.move_on_after(args.timeout) as scope:
+        async with aclosing(watch_import(client, args.import_id, schedule=schedule)) as updates:
+            async for task in updates:
+                print(f"{task.id}: {task.state}", file=sys.stderr, flush=True)
+                last = task
+    if last is None:  # the timeout struck before the first answer
+        return _fail(f"no answer about {args.import_id} within {args.timeout} s", EXIT_TIMEOUT)
+    _emit_task(last, args.output)
+    if scope.cancelled_caught:
+        return _fail(f"{last.id} is still {last.state} after {args.timeout} s", EXIT_TIMEOUT)
+    return EXIT_OK if last.outcome is Outcome.SUCCEEDED else EXIT_FAILED
+
+
+async def _list_imports(client: StreamClient, args: argparse.Namespace) -> int:
+    tasks = await client.list_imports(limit=args.limit, offset=args.offset)
+    if args.output == "tree":
+        from streamdrop.render import render_tree
+
+        for task in tasks:
+            print(render_tree(task.to_json(), f"import {task.id}"))
+    else:
+        _emit([task.to_json() for task in tasks], "json", label="imports")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- plumbing
+
+
+def _run(
+    main: Callable[[StreamClient, argparse.Namespace], Awaitable[int]],
+    args: argparse.Namespace,
+) -> int:
+    """Run one command with a client; turn the exception tree into messages and exit codes."""
+    import anyio
+
+    from streamdrop import errors
+    from streamdrop.stream_api import StreamClient
+
+    _configure_logging(verbose=args.verbose)
+    try:
+        credentials = _credentials(args)
+
+        async def with_client() -> int:
+            async with StreamClient(credentials) as client:
+                return await main(client, args)
+
+        return anyio.run(with_client)
+    except errors.CredentialsError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except errors.AuthenticationError as exc:
+        return _fail(f"Stream refused the credentials: {exc}", EXIT_USAGE)
+    except errors.RetryableError as exc:
+        return _fail(f"Stream did not answer in time, after retries: {exc}", EXIT_USAGE)
+    except errors.StreamError as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    except OSError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+
+
+def _credentials(args: argparse.Namespace) -> Credentials:
+    """Flags over the environment (load_credentials gives the environment priority over config,
+    so a variable a flag replaces is left out)."""
+    from streamdrop.credentials import (
+        KEY_ENV,
+        SECRET_ENV,
+        SECRET_FILE_ENV,
+        URL_ENV,
+        load_credentials,
+    )
+
+    env = dict(os.environ)
+    flags: dict[str, Any] = {}
+    if args.api_key:
+        flags["api_key"] = args.api_key
+        env.pop(KEY_ENV, None)
+    if args.api_secret_file:
+        flags["api_secret_file"] = args.api_secret_file
+        env.pop(SECRET_ENV, None)
+        env.pop(SECRET_FILE_ENV, None)
+    if args.base_url:
+        flags["base_url"] = args.base_url
+        env.pop(URL_ENV, None)
+    return load_credentials(flags, env)
+
+
+def _configure_logging(*, verbose: bool) -> None:
+    """Logs to stderr (stdout carries the result): warnings, or everything with -v."""
+    import structlog
+
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.dev.ConsoleRenderer(colors=False) if sys.stderr.isatty()
+            else structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.DEBUG if verbose else logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _emit_task(task: ImportTask, output: str) -> None:
+    _emit(task.to_json(), output, label=f"import {task.id}")
+
+
+def _emit(value: Any, output: str, *, label: str) -> None:
+    if output == "tree":
+        from streamdrop.render import render_tree
+
+        print(render_tree(value, label))
+        return
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"streamdrop: {message}", file=sys.stderr)
+    return code
