@@ -12,10 +12,9 @@ FORMATS: tuple[Format, ...] = ("chat", "chat-jsonl", "feeds")
 # Stream's built-ins, used when the app's own lists are not known.
 DEFAULT_ROLES: frozenset[str] = frozenset({"user", "admin", "guest", "anonymous"})
 DEFAULT_MAX_MESSAGE_LENGTH = 5_000
-DEFAULT_CHANNEL_TYPES: Mapping[str, int] = {
-    name: DEFAULT_MAX_MESSAGE_LENGTH
-    for name in ("livestream", "messaging", "team", "gaming", "commerce")
-}
+DEFAULT_CHANNEL_TYPES: Mapping[str, int] = dict.fromkeys(
+    ("livestream", "messaging", "team", "gaming", "commerce"), DEFAULT_MAX_MESSAGE_LENGTH
+)
 FEED_GROUP_KINDS = ("flat", "aggregated", "notification")
 MAX_FILE_SIZE = 300_000_000  # Stream's upload limit, in bytes
 DEFAULT_MAX_ERRORS = 1_000

@@ -1,0 +1,145 @@
+"""`streamdrop validate FILE`: check an import file and print the verdict."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streamdrop.validation import Options
+
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "validate", help="check an import file against Stream's rules",
+        description="Check a chat (JSON array or JSON Lines) or feeds import file. "
+                    "Exit 0 when valid, 1 when invalid, 2 on usage or I/O problems.")
+    parser.add_argument("file", help="the import file")
+    parser.add_argument("--format", choices=["auto", "chat", "chat-jsonl", "feeds"],
+                        default="auto", help="the file's format (default: detected)")
+    parser.add_argument("--roles", help="the app's user roles, comma-separated "
+                        "(default: Stream's built-ins user,admin,guest,anonymous)")
+    parser.add_argument("--channel-types", metavar="TYPES",
+                        help="the app's channel types, `name` or `name:max_message_length`, "
+                        "comma-separated (default: Stream's built-ins, max length 5000)")
+    parser.add_argument("--feed-groups", metavar="GROUPS",
+                        help="the app's feed groups, `name` or `name:flat|aggregated|"
+                        "notification`, comma-separated (default: not checked)")
+    parser.add_argument("--from-app", action="store_true",
+                        help="fetch roles and channel types from the Stream app "
+                        "(STREAM_KEY, STREAM_SECRET, STREAM_CHAT_URL)")
+    parser.add_argument("--lighter-validation-id", action="store_true",
+                        help="allow '!' in channel ids")
+    parser.add_argument("--strict-references", action="store_true",
+                        help="JSON Lines: a reference to an item not in the file is an error")
+    parser.add_argument("--max-errors", type=_non_negative, default=1000, metavar="N",
+                        help="list at most N errors (all are still checked and counted)")
+    parser.add_argument("--max-size", type=_non_negative, default=300_000_000, metavar="BYTES",
+                        help="larger files are invalid without being parsed (0: no limit)")
+    parser.add_argument("--output", choices=["json", "tree"], default=None,
+                        help="json for programs, tree for people (default: tree on a terminal)")
+    parser.set_defaults(handler=run)
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def parse_roles(text: str) -> frozenset[str]:
+    roles = frozenset(part.strip() for part in text.split(",") if part.strip())
+    if not roles:
+        raise ValueError("--roles needs at least one role")
+    return roles
+
+
+def parse_channel_types(text: str) -> dict[str, int]:
+    """"messaging,livestream:5000" -> {"messaging": 5000, "livestream": 5000}."""
+    from streamdrop.validation.model import DEFAULT_MAX_MESSAGE_LENGTH
+
+    types: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, length = part.partition(":")
+        if not name:
+            raise ValueError(f"--channel-types: {part!r} has no name")
+        try:
+            types[name] = int(length) if length else DEFAULT_MAX_MESSAGE_LENGTH
+        except ValueError:
+            raise ValueError(f"--channel-types: {part!r}: max_message_length must be a "
+                             "whole number") from None
+    if not types:
+        raise ValueError("--channel-types needs at least one channel type")
+    return types
+
+
+def build_options(args: argparse.Namespace) -> Options:
+    from streamdrop.validation.feeds import parse_feed_groups
+    from streamdrop.validation.model import Options
+
+    options = Options(lighter_validation_id=args.lighter_validation_id,
+                      strict_references=args.strict_references,
+                      max_errors=args.max_errors, max_size=args.max_size)
+    changes: dict[str, Any] = {}
+    if args.from_app:
+        changes.update(_app_lists())
+    if args.roles:
+        changes["roles"] = parse_roles(args.roles)
+    if args.channel_types:
+        changes["channel_types"] = parse_channel_types(args.channel_types)
+    if args.feed_groups:
+        changes["feed_groups"] = parse_feed_groups(args.feed_groups)
+    from dataclasses import replace
+
+    return replace(options, **changes)
+
+
+def _app_lists() -> dict[str, Any]:
+    """Roles and channel types from the app, through the API client."""
+    import anyio
+
+    from streamdrop.credentials import load_credentials
+    from streamdrop.stream_api import StreamClient, fetch_app_options
+
+    async def fetch() -> Options:
+        async with StreamClient(load_credentials()) as client:
+            return await fetch_app_options(client)
+
+    fetched = anyio.run(fetch)
+    return {"roles": fetched.roles, "channel_types": fetched.channel_types}
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from streamdrop.validation import validate_path
+    from streamdrop.validation.render import Progress, print_result
+
+    try:
+        options = build_options(args)
+    except ValueError as exc:
+        print(f"streamdrop validate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        print(f"streamdrop validate: could not fetch the app's roles and channel types: {exc}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    path = Path(args.file)
+    output = args.output or ("tree" if sys.stdout.isatty() else "json")
+    progress = Progress.for_file(path) if sys.stderr.isatty() else None
+    try:
+        result = validate_path(path, options, args.format,
+                               progress.update if progress else None)
+    except OSError as exc:
+        print(f"streamdrop validate: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if progress:
+            progress.close()
+    print_result(result, output, path)
+    return EXIT_VALID if result.valid else EXIT_INVALID
+

@@ -1,0 +1,403 @@
+"""Streaming readers: turn a file's bytes into decoded items with their positions.
+
+Two layouts are read, in bounded memory (a few chunks, never the whole file):
+
+- a JSON array of items (stream-cli's format), compact, one item per line or
+  pretty-printed;
+- JSON Lines (Stream's current chat format and the feeds format).
+
+Array items are found without a Python-level tokenizer: a regex (C speed)
+proposes the places where one object ends and the next begins (`}` `,` `{`),
+and orjson decodes the bytes between two proposals. A proposal that falls
+inside an item (an array of objects, a string) makes orjson stop at the end
+of its input, so the piece is grown to the next proposal. Anything else that
+orjson refuses is a real syntax error: it is reported with line and column,
+the broken item is skipped with a tolerant bracket scan, and reading goes on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+import orjson
+
+from streamdrop.validation.model import Problem
+
+CHUNK_SIZE = 8 * 1024 * 1024
+# After this many proposals that fall inside one item, find its end by scanning
+# instead, so that an item with thousands of nested objects stays linear.
+MAX_GROW_ATTEMPTS = 16
+WHITESPACE = b" \t\r\n"
+
+OnItem = Callable[[int, int, int, Any], None]
+OnError = Callable[[Problem], None]
+OnProgress = Callable[[int], None]
+
+# Where an object may end and the next element (or the array) follows.
+_OBJECT_END = re.compile(rb"\}[ \t\r\n]*(?:,[ \t\r\n]*\{|\])")
+# Strings and brackets, to find a broken or unusual element's end.
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+_SCALAR_END = re.compile(rb"[ \t\r\n,\]]")
+
+_EOF_MESSAGES = ("unexpected end of data",)
+_TRAILING_MESSAGE = "unexpected content after document"
+
+
+class ParseStop(Exception):
+    """The file cannot be read any further (the reason was already reported)."""
+
+
+def _describe_json_error(piece: bytes | memoryview, exc: orjson.JSONDecodeError) -> tuple[str, int]:
+    """Return a message and the byte position inside `piece` where the problem is."""
+    position = exc.pos
+    if "UTF-8" in exc.msg:
+        try:
+            bytes(piece).decode("utf-8")
+        except UnicodeDecodeError as bad:
+            byte = bytes(piece)[bad.start]
+            return f"invalid UTF-8 byte 0x{byte:02x}", bad.start
+    return exc.msg, position
+
+
+class _Buffer:
+    """A sliding window over the file, with absolute offsets and line numbers."""
+
+    __slots__ = ("base", "data", "eof", "file", "line", "line_pos", "on_progress")
+
+    def __init__(self, file: BinaryIO, on_progress: OnProgress | None) -> None:
+        self.file = file
+        self.data = b""
+        self.base = 0  # file offset of data[0]
+        self.line = 1  # line number at data[line_pos]
+        self.line_pos = 0
+        self.eof = False
+        self.on_progress = on_progress
+
+    def fill(self, keep_from: int) -> int:
+        """Drop bytes before `keep_from`, read another chunk; return the shift applied."""
+        if self.eof:
+            return 0
+        self.line_at(keep_from)
+        shift = keep_from
+        chunk = self.file.read(CHUNK_SIZE)
+        if not chunk:
+            self.eof = True
+        self.data = self.data[keep_from:] + chunk
+        self.base += shift
+        self.line_pos -= shift
+        if self.on_progress is not None:
+            self.on_progress(self.base + len(self.data))
+        return shift
+
+    def line_at(self, pos: int) -> int:
+        """Line number of data[pos]; positions must be asked for in increasing order."""
+        if pos > self.line_pos:
+            self.line += self.data.count(b"\n", self.line_pos, pos)
+            self.line_pos = pos
+        return self.line
+
+    def column_at(self, pos: int) -> int:
+        return pos - self.data.rfind(b"\n", 0, pos)
+
+
+class ArrayReader:
+    """Reads a JSON array of items, calling `on_item(index, line, offset, value)`."""
+
+    def __init__(self, file: BinaryIO, on_item: OnItem, on_error: OnError,
+                 on_progress: OnProgress | None = None) -> None:
+        self.buf = _Buffer(file, on_progress)
+        self.on_item = on_item
+        self.on_error = on_error
+        self.count = 0
+
+    def read(self) -> None:
+        try:
+            pos = self._open()
+            while True:
+                pos = self._skip_whitespace(pos)
+                if self.buf.data[pos : pos + 1] == b"]":
+                    self._close(pos + 1)
+                    return
+                pos = self._element(pos)
+                pos = self._separator(pos)
+        except ParseStop:
+            return
+
+    # -- structure -------------------------------------------------------------
+
+    def _error(self, message: str, pos: int, item: int | None = None) -> None:
+        buf = self.buf
+        line = buf.line_at(pos) if pos >= buf.line_pos else buf.line
+        self.on_error(Problem(f"parse error: {message}", item=item, line=line,
+                              offset=buf.base + pos))
+
+    def _skip_whitespace(self, pos: int) -> int:
+        buf = self.buf
+        while True:
+            data = buf.data
+            while pos < len(data) and data[pos] in WHITESPACE:
+                pos += 1
+            if pos < len(data):
+                return pos
+            if buf.eof:
+                self._error("unexpected end of file: the array is not closed with ']'", pos)
+                raise ParseStop
+            pos -= buf.fill(pos)
+
+    def _open(self) -> int:
+        self.buf.fill(0)
+        data = self.buf.data
+        pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        while pos < len(data) and data[pos] in WHITESPACE:
+            pos += 1
+        if pos >= len(data):
+            self._error("the file is empty", pos)
+            raise ParseStop
+        if data[pos : pos + 1] != b"[":
+            self._error(f"invalid format: expected a JSON array starting with '[', "
+                        f"found {data[pos : pos + 1]!r}", pos)
+            raise ParseStop
+        return pos + 1
+
+    def _separator(self, pos: int) -> int:
+        pos = self._skip_whitespace(pos)
+        byte = self.buf.data[pos : pos + 1]
+        if byte == b",":
+            after = self._skip_whitespace(pos + 1)
+            if self.buf.data[after : after + 1] == b"]":
+                self._error("trailing comma before ']'", pos)
+            return after
+        if byte == b"]":
+            return pos
+        self._error(f"expected ',' or ']' after item {self.count - 1}, found {byte!r}", pos)
+        return self._resync(pos)
+
+    def _close(self, pos: int) -> None:
+        buf = self.buf
+        while True:
+            data = buf.data
+            while pos < len(data) and data[pos] in WHITESPACE:
+                pos += 1
+            if pos < len(data):
+                self._error("unexpected content after the closing ']'", pos)
+                return
+            if buf.eof:
+                return
+            pos -= buf.fill(pos)
+
+    def _resync(self, pos: int) -> int:
+        """Skip the unexpected value at `pos` so that reading can go on after it."""
+        _, end = self._value_end(pos, tolerant=True)
+        return self._skip_whitespace(end)
+
+    # -- elements --------------------------------------------------------------
+
+    def _element(self, pos: int) -> int:
+        """Decode the element starting at `pos`; return the position after it."""
+        index = self.count
+        self.count += 1
+        if self.buf.data[pos : pos + 1] != b"{":
+            return self._odd_element(pos, index)
+        search_from = pos
+        attempts = 0
+        while True:
+            data = self.buf.data
+            match = _OBJECT_END.search(data, search_from)
+            if match is None:
+                if self.buf.eof:
+                    return self._decode_at_eof(pos, index)
+                # Nothing to find before the last few KiB (a match may be cut there).
+                search_from = max(search_from, len(data) - 4096, pos)
+                shift = self.buf.fill(pos)
+                pos -= shift
+                search_from -= shift
+                continue
+            end = match.start() + 1
+            outcome = self._decode(pos, end, index)
+            if outcome is not None:
+                return outcome
+            attempts += 1
+            if attempts >= MAX_GROW_ATTEMPTS:
+                return self._decode_scanned(pos, index)
+            search_from = end
+
+    def _decode(self, start: int, end: int, index: int) -> int | None:
+        """Try data[start:end] as one item; None means the piece is too short."""
+        data = self.buf.data
+        piece = memoryview(data)[start:end]
+        try:
+            value = orjson.loads(piece)
+        except orjson.JSONDecodeError as exc:
+            if exc.msg in _EOF_MESSAGES and exc.pos >= end - start:
+                return None
+            if exc.msg == _TRAILING_MESSAGE:
+                return self._decode_exact(start, start + exc.pos, index)
+            message, where = _describe_json_error(piece, exc)
+            self._bad_item(start, start + where, index, message)
+            return self._value_end(start, tolerant=True)[1]
+        self._emit(start, index, value)
+        return end
+
+    def _decode_exact(self, start: int, end: int, index: int) -> int:
+        data = self.buf.data
+        while end > start and data[end - 1] in WHITESPACE:
+            end -= 1
+        value = orjson.loads(memoryview(data)[start:end])
+        self._emit(start, index, value)
+        return end
+
+    def _decode_scanned(self, start: int, index: int) -> int:
+        start, end = self._value_end(start, tolerant=False)
+        outcome = self._decode(start, end, index)
+        if outcome is None:
+            self._bad_item(start, end, index, "unexpected end of data")
+            raise ParseStop
+        return outcome
+
+    def _decode_at_eof(self, start: int, index: int) -> int:
+        data = self.buf.data
+        piece = memoryview(data)[start:]
+        try:
+            orjson.loads(piece)
+        except orjson.JSONDecodeError as exc:
+            if exc.msg == _TRAILING_MESSAGE:
+                return self._decode_exact(start, start + exc.pos, index)
+            if exc.msg in _EOF_MESSAGES:
+                self._bad_item(start, len(data), index,
+                               "unexpected end of file inside this item (is the file truncated?)")
+                raise ParseStop from None
+            message, where = _describe_json_error(piece, exc)
+            self._bad_item(start, start + where, index, message)
+            raise ParseStop from None
+        # A whole object up to the end of the file: the array is not closed.
+        self._emit(start, index, orjson.loads(piece))
+        return len(data)
+
+    def _odd_element(self, pos: int, index: int) -> int:
+        """An element that is not an object: decode it exactly, the validator judges it."""
+        pos, end = self._value_end(pos, tolerant=True)
+        data = self.buf.data
+        try:
+            value = orjson.loads(memoryview(data)[pos:end])
+        except orjson.JSONDecodeError as exc:
+            message, where = _describe_json_error(memoryview(data)[pos:end], exc)
+            self._bad_item(pos, pos + where, index, message)
+            return end
+        self._emit(pos, index, value)
+        return end
+
+    def _emit(self, start: int, index: int, value: Any) -> None:
+        buf = self.buf
+        self.on_item(index, buf.line_at(start), buf.base + start, value)
+
+    def _bad_item(self, start: int, where: int, index: int, message: str) -> None:
+        buf = self.buf
+        line = buf.line_at(start)
+        error_line = line + buf.data.count(b"\n", start, where)
+        column = buf.column_at(where)
+        self.on_error(Problem(
+            f"parse error: {message} at line {error_line} column {column}",
+            item=index, line=line, offset=buf.base + start,
+        ))
+
+    def _value_end(self, pos: int, *, tolerant: bool) -> tuple[int, int]:
+        """Find the end of the JSON value at `pos` by counting brackets outside strings.
+
+        Returns `(start, end)` in the buffer's coordinates after any refill.
+        """
+        buf = self.buf
+        if buf.data[pos : pos + 1] not in (b"{", b"[", b'"'):
+            while True:
+                match = _SCALAR_END.search(buf.data, pos)
+                if match is not None:
+                    return pos, match.start()
+                if buf.eof:
+                    return pos, len(buf.data)
+                pos -= buf.fill(pos)
+        depth = 0
+        scan_from = pos
+        while True:
+            data = buf.data
+            for token in _TOKEN.finditer(data, scan_from):
+                if token.end() == len(data) and not buf.eof and data[token.start()] == 0x22:
+                    break  # a string cut by the end of the buffer: read more first
+                kind = data[token.start()]
+                if kind in b"[{":
+                    depth += 1
+                elif kind in b"]}":
+                    depth -= 1
+                scan_from = token.end()
+                if depth <= 0:
+                    return pos, scan_from
+            else:
+                if buf.eof:
+                    if not tolerant:
+                        return pos, len(data)
+                    self._error("unexpected end of file inside an item (is the file truncated?)",
+                                pos)
+                    raise ParseStop
+            shift = buf.fill(pos)
+            pos -= shift
+            scan_from -= shift
+
+
+class LinesReader:
+    """Reads JSON Lines: one value per non-blank line; a bad line is one error."""
+
+    def __init__(self, file: BinaryIO, on_item: OnItem, on_error: OnError,
+                 on_progress: OnProgress | None = None) -> None:
+        self.file = file
+        self.on_item = on_item
+        self.on_error = on_error
+        self.on_progress = on_progress
+        self.count = 0
+
+    def read(self) -> None:
+        offset = 0
+        line = 1
+        rest = b""
+        first = True
+        while True:
+            chunk = self.file.read(CHUNK_SIZE)
+            data = rest + chunk
+            if first:
+                first = False
+                if data.startswith(b"\xef\xbb\xbf"):
+                    data = data[3:]
+                    offset = 3
+                if not data.strip():
+                    self.on_error(Problem("parse error: the file is empty", line=1, offset=0))
+                    return
+            if not chunk:
+                if data:
+                    self._line(data, line, offset)
+                return
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data  # one line longer than a chunk: keep reading
+                continue
+            for raw in data[:cut].split(b"\n")[:-1]:
+                self._line(raw, line, offset)
+                line += 1
+                offset += len(raw) + 1
+            rest = data[cut:]
+            if self.on_progress is not None:
+                self.on_progress(offset)
+
+    def _line(self, raw: bytes, line: int, offset: int) -> None:
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            if not raw.strip():
+                return  # blank lines separate nothing and hold nothing
+            index = self.count
+            self.count += 1
+            message, where = _describe_json_error(raw, exc)
+            self.on_error(Problem(f"parse error: {message} at line {line} column {where + 1}",
+                                  item=index, line=line, offset=offset))
+            return
+        index = self.count
+        self.count += 1
+        self.on_item(index, line, offset, value)
