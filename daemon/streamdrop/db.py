@@ -1,0 +1,151 @@
+"""Database engines and schema upgrades: SQLite (WAL, busy timeout, BEGIN IMMEDIATE) or PostgreSQL.
+
+On SQLite every write transaction starts with `BEGIN IMMEDIATE`, so a writer
+takes the write lock up front and waits (busy_timeout) instead of failing
+halfway with "database is locked"; read-only transactions use a plain BEGIN
+and, in WAL mode, never wait for writers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "streamdrop_read_only"  # execution option: this transaction only reads
+# Any fixed 64-bit number: the PostgreSQL advisory lock that serialises upgrades.
+MIGRATION_LOCK_KEY = 0x5D_5D_0001
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_path(url: str) -> Path | None:
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    if not is_sqlite(url):
+        return create_async_engine(url, pool_pre_ping=True)
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    _install_sqlite_hooks(engine)
+    return engine
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin (below) issue BEGIN, not the sqlite3 module's implicit one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def migrations_dir() -> Path:
+    """The Alembic environment, from a wheel (package data) or a source checkout."""
+    inside = Path(__file__).resolve().parent / "migrations"
+    if (inside / "env.py").is_file():
+        return inside
+    checkout = Path(__file__).resolve().parents[2] / "migrations"
+    if (checkout / "env.py").is_file():
+        return checkout
+    raise FileNotFoundError("streamdrop's migrations are missing from this installation")
+
+
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config  # noqa: PLC0415 - only upgrades need alembic
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("path_separator", "os")
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade_sync(connection: Connection) -> None:
+    from alembic import command  # noqa: PLC0415
+
+    command.upgrade(_alembic_config(connection), "head")
+
+
+def _current_sync(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(url: str, engine: AsyncEngine) -> AsyncIterator[None]:
+    path = sqlite_path(url)
+    if is_sqlite(url):
+        if path is None:
+            yield
+            return
+        lock = _file_lock(path.with_name(path.name + ".migrate.lock"))
+        await anyio.to_thread.run_sync(lock.__enter__)
+        try:
+            yield
+        finally:
+            lock.__exit__(None, None, None)
+        return
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        await conn.commit()
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"),
+                               {"key": MIGRATION_LOCK_KEY})
+            await conn.commit()
+
+
+async def upgrade(url: str) -> str | None:
+    """Apply pending migrations (one process at a time); returns the revision now current."""
+    engine = make_engine(url)
+    try:
+        async with _migration_lock(url, engine):
+            async with engine.connect() as conn:
+                await conn.run_sync(_upgrade_sync)
+                await conn.commit()
+            async with engine.connect() as conn:
+                return await conn.run_sync(_current_sync)
+    finally:
+        await engine.dispose()

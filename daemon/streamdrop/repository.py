@@ -1,0 +1,588 @@
+"""Every SQL statement streamdrop runs: tasks, leases, events, the outbox and target flags.
+
+Writes run in short transactions (`BEGIN IMMEDIATE` on SQLite, row locks on
+PostgreSQL). A worker holds a task through a lease; each claim bumps the
+task's fencing token, and every state write names the token it holds, so a
+worker whose lease was taken back can no longer change the task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from streamdrop import db
+from streamdrop.tables import events, outbox, targets, tasks
+from streamdrop.tasks import ACTIVE_STATES, State, check_move, is_final
+
+
+class LeaseLost(Exception):
+    """The task's lease was taken back (expired, reaped, skipped); stop working on it."""
+
+
+class NotFound(LookupError):
+    """No task (or target) with that id."""
+
+
+class Conflict(ValueError):
+    """The operation does not fit the task's state (e.g. retry of a running task)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    id: int
+    identity: str | None
+    sha256: str
+    params_digest: str
+    target: str
+    mode: str
+    merge_custom: bool | None
+    format: str
+    params: str
+    rule: str
+    state: str
+    attempts: int
+    lease_owner: str | None
+    lease_expires_at: float | None
+    fence: int
+    next_attempt_at: float | None
+    source_path: str
+    rel_path: str
+    size: int
+    mtime_ns: int
+    dest_path: str | None
+    remote_path: str | None
+    import_id: str | None
+    import_state: str | None
+    import_state_since: float | None
+    next_poll_at: float | None
+    poll_interval: float | None
+    stuck_announced: bool
+    duplicate_of: int | None
+    error: str | None
+    report: str | None
+    found_at: float
+    created_at: float
+    updated_at: float
+    finished_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    id: int
+    task_id: int
+    at: float
+    from_state: str | None
+    to_state: str
+    detail: str | None
+    owner: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    task_id: int | None
+    kind: str
+    payload: str
+    urls: str
+    attempts: int
+    next_attempt_at: float
+    delivered_at: float | None
+    last_error: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """A file found complete and hashed, with the parameters of the rule that matched."""
+
+    identity: str
+    sha256: str
+    params_digest: str
+    target: str
+    mode: str
+    merge_custom: bool | None
+    format: str
+    params: str
+    rule: str
+    source_path: str
+    rel_path: str
+    size: int
+    mtime_ns: int
+    found_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to change one task, as long as `fence` is still the task's token."""
+
+    task_id: int
+    owner: str
+    fence: int
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    kind: str
+    payload: str  # JSON
+    urls: str  # JSON list
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    name: str
+    paused: bool
+    paused_reason: str | None
+    updated_at: float
+
+
+def _task(row: Any) -> TaskRow:
+    return TaskRow(**dict(row._mapping))
+
+
+def _rows(cls: type[Any], result: Iterable[Any]) -> list[Any]:
+    names = [f.name for f in fields(cls)]
+    return [cls(**{n: row._mapping[n] for n in names}) for row in result]
+
+
+def owner_pid(owner: str, host: str) -> int | None:
+    """The pid in an owner id `host:pid:token`, when the owner runs on `host`."""
+    parts = owner.split(":")
+    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Repository:
+    """The database, through the operations streamdrop needs (no SQL outside this class)."""
+
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._postgres = engine.dialect.name == "postgresql"
+
+    @classmethod
+    def from_url(cls, url: str, clock: Callable[[], float] = time.time) -> Repository:
+        return cls(db.make_engine(url), clock)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as plain:
+            conn = await plain.execution_options(**{db.READ_ONLY: True})
+            async with conn.begin():
+                yield conn
+
+    # -- registering files -------------------------------------------------------
+
+    async def register(self, new: NewTask) -> tuple[TaskRow, bool]:
+        """Insert a pending task, or return the task that already has this identity.
+
+        Returns (task, created). A lost race with another daemon counts as found.
+        """
+        try:
+            async with self._write() as conn:
+                existing = await self._by_identity(conn, new.identity)
+                if existing is not None:
+                    return existing, False
+                task = await self._insert(conn, new, State.PENDING, new.identity, None)
+                return task, True
+        except IntegrityError:
+            async with self._read() as conn:
+                existing = await self._by_identity(conn, new.identity)
+            if existing is None:
+                raise
+            return existing, False
+
+    async def add_duplicate(self, new: NewTask, original: int, dest_path: str) -> TaskRow:
+        """Record a file with the same identity as task `original`; born final."""
+        async with self._write() as conn:
+            task = await self._insert(conn, new, State.DUPLICATE, None, original)
+            await conn.execute(
+                update(tasks).where(tasks.c.id == task.id)
+                .values(dest_path=dest_path, finished_at=self.clock())
+            )
+            return await self._get(conn, task.id)
+
+    async def set_dest_path(self, task_id: int, dest_path: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(update(tasks).where(tasks.c.id == task_id)
+                               .values(dest_path=dest_path, updated_at=self.clock()))
+
+    async def _insert(self, conn: AsyncConnection, new: NewTask, state: State,
+                      identity: str | None, duplicate_of: int | None) -> TaskRow:
+        now = self.clock()
+        values = {f.name: getattr(new, f.name) for f in fields(NewTask)}
+        values.update(identity=identity, state=state.value, attempts=0, fence=0,
+                      stuck_announced=False, duplicate_of=duplicate_of,
+                      created_at=now, updated_at=now)
+        result = await conn.execute(insert(tasks).values(**values).returning(tasks.c.id))
+        task_id = int(result.scalar_one())
+        await self._event(conn, task_id, None, state.value, detail=None, owner=None)
+        return await self._get(conn, task_id)
+
+    # -- claims and leases -------------------------------------------------------
+
+    async def ensure_targets(self, names: Iterable[str]) -> None:
+        async with self._write() as conn:
+            known = set((await conn.execute(select(targets.c.name))).scalars())
+            for name in sorted(set(names) - known):
+                await conn.execute(insert(targets).values(name=name, paused=False,
+                                                          updated_at=self.clock()))
+
+    async def claim(self, target: str, owner: str, lease_seconds: float,
+                    max_active: int) -> tuple[TaskRow, Lease] | None:
+        """Take the target's next task in drop order, within `max_active` running at once.
+
+        The target's row is locked first (FOR UPDATE SKIP LOCKED on PostgreSQL,
+        the write lock on SQLite), so two daemons never both see a free slot.
+        """
+        now = self.clock()
+        async with self._write() as conn:
+            target_row = (await conn.execute(
+                select(targets).where(targets.c.name == target)
+                .with_for_update(skip_locked=True)
+            )).first()
+            if target_row is None or target_row.paused:
+                return None
+            candidate = await self._resumable(conn, target, now)
+            if candidate is None:
+                if await self._active_count(conn, target) >= max_active:
+                    return None
+                candidate = await self._next_pending(conn, target)
+            if candidate is None:
+                return None
+            return await self._take(conn, candidate, owner, now + lease_seconds)
+
+    async def _resumable(self, conn: AsyncConnection, target: str, now: float) -> TaskRow | None:
+        """A task a dead or retrying worker left mid-way: it already holds a slot."""
+        query = (
+            select(tasks).where(
+                tasks.c.target == target,
+                tasks.c.state.in_([State.VALIDATING.value, State.UPLOADING.value]),
+                tasks.c.lease_owner.is_(None),
+                or_(tasks.c.next_attempt_at.is_(None), tasks.c.next_attempt_at <= now),
+            )
+            .order_by(tasks.c.found_at, tasks.c.rel_path, tasks.c.id).limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        row = (await conn.execute(query)).first()
+        return None if row is None else _task(row)
+
+    async def _active_count(self, conn: AsyncConnection, target: str) -> int:
+        query = select(func.count()).select_from(tasks).where(
+            tasks.c.target == target, tasks.c.state.in_([s.value for s in ACTIVE_STATES]))
+        return int((await conn.execute(query)).scalar_one())
+
+    async def _next_pending(self, conn: AsyncConnection, target: str) -> TaskRow | None:
+        query = (
+            select(tasks).where(tasks.c.target == target, tasks.c.state == State.PENDING.value,
+                                tasks.c.lease_owner.is_(None))
+            .order_by(tasks.c.found_at, tasks.c.rel_path, tasks.c.id).limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        row = (await conn.execute(query)).first()
+        return None if row is None else _task(row)
+
+    async def _take(self, conn: AsyncConnection, task: TaskRow, owner: str,
+                    expires: float) -> tuple[TaskRow, Lease]:
+        state = State.VALIDATING.value if task.state == State.PENDING else task.state
+        fence = task.fence + 1
+        await conn.execute(
+            update(tasks).where(tasks.c.id == task.id, tasks.c.fence == task.fence)
+            .values(state=state, lease_owner=owner, lease_expires_at=expires, fence=fence,
+                    attempts=task.attempts + 1, next_attempt_at=None, updated_at=self.clock())
+        )
+        if state != task.state:
+            await self._event(conn, task.id, task.state, state, detail=None, owner=owner)
+        return await self._get(conn, task.id), Lease(task.id, owner, fence)
+
+    async def adopt_imports(self, owner: str, lease_seconds: float) -> int:
+        """Take over importing tasks that nobody holds (their poller died); returns how many."""
+        now = self.clock()
+        async with self._write() as conn:
+            query = select(tasks.c.id).where(
+                tasks.c.state == State.IMPORTING.value, tasks.c.lease_owner.is_(None)
+            ).with_for_update(skip_locked=True)
+            ids = list((await conn.execute(query)).scalars())
+            if ids:
+                await conn.execute(
+                    update(tasks).where(tasks.c.id.in_(ids))
+                    .values(lease_owner=owner, lease_expires_at=now + lease_seconds,
+                            fence=tasks.c.fence + 1, updated_at=now))
+            return len(ids)
+
+    async def renew(self, owner: str, lease_seconds: float) -> int:
+        """Extend every lease `owner` holds; one statement for all of a daemon's tasks."""
+        now = self.clock()
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(tasks).where(tasks.c.lease_owner == owner)
+                .values(lease_expires_at=now + lease_seconds))
+            return int(result.rowcount)
+
+    async def reap(self, host: str, alive: Callable[[int], bool] = pid_alive) -> int:
+        """Void expired leases, and at once those of dead processes on this host."""
+        now = self.clock()
+        async with self._write() as conn:
+            expired = await conn.execute(
+                update(tasks).where(tasks.c.lease_owner.is_not(None),
+                                    tasks.c.lease_expires_at < now)
+                .values(lease_owner=None, lease_expires_at=None))
+            count = int(expired.rowcount)
+            owners = (await conn.execute(
+                select(tasks.c.lease_owner).where(tasks.c.lease_owner.is_not(None)).distinct()
+            )).scalars()
+            dead = [o for o in owners if (pid := owner_pid(o, host)) is not None
+                    and pid != os.getpid() and not alive(pid)]
+            if dead:
+                result = await conn.execute(
+                    update(tasks).where(tasks.c.lease_owner.in_(dead))
+                    .values(lease_owner=None, lease_expires_at=None))
+                count += int(result.rowcount)
+            return count
+
+    async def release_all(self, owner: str) -> int:
+        """Give back every lease `owner` holds (clean shutdown): others may go on at once."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(tasks).where(tasks.c.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None))
+            return int(result.rowcount)
+
+    # -- state writes under a lease ----------------------------------------------
+
+    async def advance(self, lease: Lease, state: str | None = None, *, detail: str | None = None,
+                      notify: Sequence[Notification] = (), **values: Any) -> TaskRow:
+        """Write `values` (and a new state, with its event) if `lease` still holds."""
+        now = self.clock()
+        async with self._write() as conn:
+            current = await self._held(conn, lease)
+            if state is not None and state != current.state:
+                check_move(current.state, state)
+                values["state"] = state
+                if is_final(state):
+                    values.update(finished_at=now, lease_owner=None, lease_expires_at=None)
+                await self._event(conn, lease.task_id, current.state, state, detail=detail,
+                                  owner=lease.owner)
+            await conn.execute(update(tasks).where(tasks.c.id == lease.task_id)
+                               .values(updated_at=now, **values))
+            for item in notify:
+                await self._enqueue(conn, lease.task_id, item, now)
+            return await self._get(conn, lease.task_id)
+
+    async def release(self, lease: Lease, *, retry_at: float, error: str) -> None:
+        """Let go of a task after a failure worth retrying; it keeps its state and slot."""
+        async with self._write() as conn:
+            await self._held(conn, lease)
+            await conn.execute(
+                update(tasks).where(tasks.c.id == lease.task_id)
+                .values(lease_owner=None, lease_expires_at=None, next_attempt_at=retry_at,
+                        error=error, updated_at=self.clock()))
+
+    async def _held(self, conn: AsyncConnection, lease: Lease) -> TaskRow:
+        row = (await conn.execute(
+            select(tasks).where(tasks.c.id == lease.task_id, tasks.c.fence == lease.fence,
+                                tasks.c.lease_owner == lease.owner)
+            .with_for_update()
+        )).first()
+        if row is None:
+            raise LeaseLost(f"task {lease.task_id}: lease {lease.fence} is no longer held")
+        return _task(row)
+
+    # -- polling -----------------------------------------------------------------
+
+    async def held_imports(self, owner: str) -> list[TaskRow]:
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(tasks).where(tasks.c.state == State.IMPORTING.value,
+                                    tasks.c.lease_owner == owner)
+                .order_by(tasks.c.next_poll_at, tasks.c.id))
+            return [_task(r) for r in rows]
+
+    # -- events and the outbox ---------------------------------------------------
+
+    async def _event(self, conn: AsyncConnection, task_id: int, from_state: str | None,
+                     to_state: str, *, detail: str | None, owner: str | None) -> None:
+        await conn.execute(insert(events).values(task_id=task_id, at=self.clock(),
+                                                 from_state=from_state, to_state=to_state,
+                                                 detail=detail, owner=owner))
+
+    async def _enqueue(self, conn: AsyncConnection, task_id: int | None, item: Notification,
+                       now: float) -> None:
+        await conn.execute(insert(outbox).values(
+            task_id=task_id, kind=item.kind, payload=item.payload, urls=item.urls, attempts=0,
+            next_attempt_at=now, created_at=now))
+
+    async def enqueue(self, task_id: int | None, item: Notification) -> None:
+        async with self._write() as conn:
+            await self._enqueue(conn, task_id, item, self.clock())
+
+    async def take_notifications(self, limit: int, hold_seconds: float) -> list[OutboxRow]:
+        """Due notifications, held for `hold_seconds` so another daemon leaves them be."""
+        now = self.clock()
+        async with self._write() as conn:
+            rows = _rows(OutboxRow, await conn.execute(
+                select(outbox).where(outbox.c.delivered_at.is_(None),
+                                     outbox.c.next_attempt_at <= now)
+                .order_by(outbox.c.id).limit(limit).with_for_update(skip_locked=True)))
+            if rows:
+                await conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
+                                   .values(next_attempt_at=now + hold_seconds))
+            return rows
+
+    async def notification_done(self, item_id: int) -> None:
+        async with self._write() as conn:
+            await conn.execute(update(outbox).where(outbox.c.id == item_id)
+                               .values(delivered_at=self.clock(),
+                                       attempts=outbox.c.attempts + 1))
+
+    async def notification_failed(self, item_id: int, retry_at: float, error: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(update(outbox).where(outbox.c.id == item_id)
+                               .values(next_attempt_at=retry_at, last_error=error,
+                                       attempts=outbox.c.attempts + 1))
+
+    async def pending_notifications(self) -> int:
+        async with self._read() as conn:
+            query = select(func.count()).select_from(outbox).where(outbox.c.delivered_at.is_(None))
+            return int((await conn.execute(query)).scalar_one())
+
+    # -- reading -----------------------------------------------------------------
+
+    async def _get(self, conn: AsyncConnection, task_id: int) -> TaskRow:
+        row = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).first()
+        if row is None:
+            raise NotFound(f"no task {task_id}")
+        return _task(row)
+
+    async def _by_identity(self, conn: AsyncConnection, identity: str) -> TaskRow | None:
+        row = (await conn.execute(select(tasks).where(tasks.c.identity == identity))).first()
+        return None if row is None else _task(row)
+
+    async def get(self, task_id: int) -> TaskRow:
+        async with self._read() as conn:
+            return await self._get(conn, task_id)
+
+    async def by_source(self, source_path: str) -> list[TaskRow]:
+        async with self._read() as conn:
+            rows = await conn.execute(select(tasks).where(tasks.c.source_path == source_path)
+                                      .order_by(tasks.c.id))
+            return [_task(r) for r in rows]
+
+    async def list_tasks(self, state: str | None = None, limit: int | None = None,
+                         target: str | None = None) -> list[TaskRow]:
+        query = select(tasks).order_by(tasks.c.id)
+        if state is not None:
+            query = query.where(tasks.c.state == state)
+        if target is not None:
+            query = query.where(tasks.c.target == target)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self._read() as conn:
+            return [_task(r) for r in await conn.execute(query)]
+
+    async def unfinished(self) -> list[TaskRow]:
+        finals = [State.COMPLETED, State.INVALID, State.FAILED, State.DUPLICATE,
+                  State.SKIPPED, State.READY]
+        async with self._read() as conn:
+            rows = await conn.execute(select(tasks).where(
+                tasks.c.state.not_in([s.value for s in finals])).order_by(tasks.c.id))
+            return [_task(r) for r in rows]
+
+    async def events_of(self, task_id: int) -> list[EventRow]:
+        async with self._read() as conn:
+            result = await conn.execute(select(events).where(events.c.task_id == task_id)
+                                        .order_by(events.c.id))
+            return _rows(EventRow, result)
+
+    async def counts(self) -> dict[str, int]:
+        async with self._read() as conn:
+            rows = await conn.execute(select(tasks.c.state, func.count()).group_by(tasks.c.state))
+            return {str(state): int(n) for state, n in rows}
+
+    async def oldest_unfinished(self) -> TaskRow | None:
+        rows = await self.unfinished()
+        return min(rows, key=lambda t: (t.found_at, t.id), default=None)
+
+    async def list_targets(self) -> list[TargetRow]:
+        async with self._read() as conn:
+            return _rows(TargetRow, await conn.execute(select(targets).order_by(targets.c.name)))
+
+    # -- operator actions --------------------------------------------------------
+
+    async def retry(self, task_id: int, source_path: str) -> TaskRow:
+        """Send a final task back to pending, on purpose, to run from `source_path`."""
+        now = self.clock()
+        async with self._write() as conn:
+            task = await self._get(conn, task_id)
+            if not is_final(task.state):
+                raise Conflict(f"task {task_id} is still {task.state}")
+            await conn.execute(update(tasks).where(tasks.c.id == task_id).values(
+                state=State.PENDING.value, source_path=source_path, dest_path=None,
+                remote_path=None, import_id=None, import_state=None, import_state_since=None,
+                next_poll_at=None, poll_interval=None, stuck_announced=False, error=None,
+                report=None, attempts=0, next_attempt_at=None, lease_owner=None,
+                lease_expires_at=None, fence=task.fence + 1, found_at=now, finished_at=None,
+                updated_at=now))
+            await self._event(conn, task_id, task.state, State.PENDING.value, detail="retry",
+                              owner=None)
+            return await self._get(conn, task_id)
+
+    async def skip(self, task_id: int) -> TaskRow:
+        """Finish a task that has not finished, as skipped; its worker loses the lease."""
+        now = self.clock()
+        async with self._write() as conn:
+            task = await self._get(conn, task_id)
+            if is_final(task.state):
+                raise Conflict(f"task {task_id} is already {task.state}")
+            await conn.execute(update(tasks).where(tasks.c.id == task_id).values(
+                state=State.SKIPPED.value, lease_owner=None, lease_expires_at=None,
+                fence=task.fence + 1, finished_at=now, updated_at=now))
+            await self._event(conn, task_id, task.state, State.SKIPPED.value, detail="skip",
+                              owner=None)
+            return await self._get(conn, task_id)
+
+    async def set_paused(self, target: str, paused: bool, reason: str | None = None) -> None:
+        now = self.clock()
+        async with self._write() as conn:
+            exists = (await conn.execute(
+                select(targets.c.name).where(targets.c.name == target))).first()
+            if exists is None:
+                await conn.execute(insert(targets).values(name=target, paused=paused,
+                                                          paused_reason=reason, updated_at=now))
+            else:
+                await conn.execute(update(targets).where(targets.c.name == target)
+                                   .values(paused=paused, paused_reason=reason, updated_at=now))
+
+
+def by_state(rows: Iterable[TaskRow]) -> Mapping[str, list[TaskRow]]:
+    out: dict[str, list[TaskRow]] = {}
+    for row in rows:
+        out.setdefault(row.state, []).append(row)
+    return out

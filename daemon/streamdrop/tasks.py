@@ -1,0 +1,82 @@
+"""Task states and the transitions allowed between them (pure, no I/O).
+
+A task is one file taken for one import. It moves forward only:
+
+    pending ─▶ validating ─▶ uploading ─▶ importing ─▶ completed | failed
+        │           ├─▶ invalid                 (report beside the file)
+        │           └─▶ ready                   (valid feeds file: no upload API)
+        └─▶ skipped  (an operator said so, or the file changed under us)
+
+`duplicate` rows are born final (same bytes and parameters as an earlier task).
+`retry` is the only way back: it sends a final task to `pending` on purpose.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    VALIDATING = "validating"
+    UPLOADING = "uploading"
+    IMPORTING = "importing"
+    COMPLETED = "completed"
+    INVALID = "invalid"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+    READY = "ready"
+
+
+FINAL_STATES: frozenset[State] = frozenset(
+    {State.COMPLETED, State.INVALID, State.FAILED, State.DUPLICATE, State.SKIPPED, State.READY}
+)
+# States that hold one of the target's `max_active_imports` slots.
+ACTIVE_STATES: frozenset[State] = frozenset({State.VALIDATING, State.UPLOADING, State.IMPORTING})
+# States a worker may claim: new work, or a step a dead worker left half done.
+CLAIMABLE_STATES: frozenset[State] = frozenset(
+    {State.PENDING, State.VALIDATING, State.UPLOADING}
+)
+
+_NEXT: dict[State, frozenset[State]] = {
+    State.PENDING: frozenset({State.VALIDATING, State.SKIPPED}),
+    State.VALIDATING: frozenset(
+        {State.UPLOADING, State.INVALID, State.READY, State.FAILED, State.SKIPPED}
+    ),
+    State.UPLOADING: frozenset({State.IMPORTING, State.FAILED, State.SKIPPED}),
+    State.IMPORTING: frozenset({State.COMPLETED, State.FAILED, State.SKIPPED}),
+}
+
+
+class TransitionError(ValueError):
+    """A state change that the state machine does not allow."""
+
+
+def is_final(state: str) -> bool:
+    return state in FINAL_STATES
+
+
+def can_move(current: str, target: str) -> bool:
+    """Is `current -> target` allowed? Staying put is allowed (a step re-run after a crash)."""
+    if current == target:
+        return True
+    if target == State.PENDING:
+        return is_final(current)  # only `retry` goes back
+    return State(target) in _NEXT.get(State(current), frozenset())
+
+
+def check_move(current: str, target: str) -> None:
+    if not can_move(current, target):
+        raise TransitionError(f"a task cannot go from {current} to {target}")
+
+
+def resume_step(state: str, remote_path: str | None, import_id: str | None) -> str:
+    """Which pipeline step a claimed task continues with, from what was stored."""
+    if import_id:
+        return "poll"
+    if state == State.UPLOADING and remote_path:
+        return "reconcile"  # an import may exist for the stored path: look before creating
+    if state == State.UPLOADING:
+        return "upload"
+    return "validate"
