@@ -36,7 +36,8 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
 def _add_app_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("emulated app")
     group.add_argument("--api-key", default="demo-key", help="API key (default demo-key)")
-    group.add_argument("--api-secret", default=None, help="API secret (default demo-secret)")
+    group.add_argument("--api-secret", default=None,
+                       help="API secret (default demo-secret-of-the-streamdrop-emulator)")
     group.add_argument("--api-secret-file", type=Path,
                        help="read the API secret from this file (keeps it out of `ps`)")
     group.add_argument("--app-id", default="1000001", help="app id in import paths")

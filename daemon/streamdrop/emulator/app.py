@@ -163,8 +163,8 @@ class Emulator:
             if self.config.latency_ms:
                 await anyio.sleep(self.config.latency_ms / 1000)
             response = await self._guarded(endpoint, handler, request, started)
-            log.info("request", endpoint=endpoint.key, method=request.method,
-                     status=response.status_code)
+            status = "dropped" if isinstance(response, DropConnection) else response.status_code
+            log.info("request", endpoint=endpoint.key, method=request.method, status=status)
             return response
         return run
 

@@ -16,7 +16,8 @@ DEFAULT_MAX_MESSAGE_LENGTH = 5_000
 BUILTIN_CHANNEL_TYPES: tuple[str, ...] = ("livestream", "messaging", "team", "gaming", "commerce")
 
 DEFAULT_API_KEY = "demo-key"
-DEFAULT_API_SECRET = "demo-secret"
+# Long enough (32+ bytes) that JWT libraries do not warn about a weak HMAC key.
+DEFAULT_API_SECRET = "demo-secret-of-the-streamdrop-emulator"
 MAX_UPLOAD_BYTES = 300_000_000  # Stream's documented cap ("300 MB")
 
 
