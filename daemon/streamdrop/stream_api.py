@@ -18,6 +18,7 @@ import logging
 import random
 import re
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +86,11 @@ def quiet_http_loggers() -> None:
 
 def server_token(api_secret: str) -> str:
     """The server-side JWT: HS256 over `{"server": true}`, no expiry (as the official SDKs)."""
-    return jwt.encode({"server": True}, api_secret, algorithm="HS256")
+    with warnings.catch_warnings():
+        # PyJWT warns on HMAC keys under 32 bytes; the secret is Stream's (or the
+        # emulator's) to choose, not ours, and a warning per client is only noise.
+        warnings.filterwarnings("ignore", message=".*minimum recommended length.*")
+        return jwt.encode({"server": True}, api_secret, algorithm="HS256")
 
 
 def redact_url(url: str | httpx.URL) -> str:
