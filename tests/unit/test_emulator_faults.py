@@ -38,7 +38,7 @@ def test_api_routes_get_api_faults_and_the_upload_only_upload_faults() -> None:
 
 
 def test_kinds_restrict_the_choice() -> None:
-    assert set(choose(5, 1.0, [Fault.DROP], "get_import", n) for n in range(50)) == {Fault.DROP}
+    assert {choose(5, 1.0, [Fault.DROP], "get_import", n) for n in range(50)} == {Fault.DROP}
     assert choose(5, 1.0, [Fault.DROP], "upload", 0) is None
 
 

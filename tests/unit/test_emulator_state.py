@@ -25,7 +25,9 @@ INVALID = Verdict(False, [{"error": "bad"}], {"users": 0}, at=T0)
     [(0, "uploaded"), (4.9, "uploaded"), (5, "analyzing"), (10, "importing"),
      (14.9, "importing"), (15, "completed"), (1_000, "completed")],
 )
-def test_valid_file_walks_uploaded_analyzing_importing_completed(elapsed: float, expected: str) -> None:
+def test_valid_file_walks_uploaded_analyzing_importing_completed(
+    elapsed: float, expected: str
+) -> None:
     assert state.current_state(record(VALID), T0 + elapsed, STEP) == expected
 
 
@@ -53,9 +55,9 @@ def test_late_verdict_moves_the_transition_to_when_it_came() -> None:
 def test_history_has_one_entry_per_transition_and_updated_at_follows() -> None:
     task = state.task_body(record(VALID), T0 + 15, STEP)
     assert task["history"] == [
-        {"created_at": "2023-11-14T22:13:25.000000Z", "prev_state": "uploaded", "next_state": "analyzing"},
-        {"created_at": "2023-11-14T22:13:30.000000Z", "prev_state": "analyzing", "next_state": "importing"},
-        {"created_at": "2023-11-14T22:13:35.000000Z", "prev_state": "importing", "next_state": "completed"},
+        {"created_at": f"2023-11-14T22:13:{sec}.000000Z", "prev_state": prev, "next_state": nxt}
+        for sec, prev, nxt in [("25", "uploaded", "analyzing"), ("30", "analyzing", "importing"),
+                               ("35", "importing", "completed")]
     ]
     assert task["created_at"] == "2023-11-14T22:13:20.000000Z"
     assert task["updated_at"] == task["history"][-1]["created_at"]
