@@ -15,7 +15,6 @@ them. A secret is never taken on the command line.
 
 # Heavy imports (httpx, structlog, the client) wait inside the handlers, so that
 # the dispatcher stays fast for every other command.
-# ruff: noqa: PLC0415
 
 from __future__ import annotations
 
@@ -212,6 +211,7 @@ def _run(
     import anyio
 
     from streamdrop import errors
+    from streamdrop.retry import RetryPolicy
     from streamdrop.stream_api import StreamClient
 
     _configure_logging(verbose=args.verbose)
@@ -219,7 +219,10 @@ def _run(
         credentials = _credentials(args)
 
         async def with_client() -> int:
-            async with StreamClient(credentials) as client:
+            # Someone is waiting at a terminal: fewer retries than the daemon's
+            # (at most ~3.5 s of backoff), but still long enough for a 429's reset.
+            policy = RetryPolicy(max_attempts=4, max_elapsed=120.0)
+            async with StreamClient(credentials, policy=policy) as client:
                 return await main(client, args)
 
         return anyio.run(with_client)
