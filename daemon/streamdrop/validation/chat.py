@@ -38,12 +38,20 @@ MESSAGE_TYPES: Final = ("regular", "deleted", "system", "reply")
 UNKNOWN_TYPE_MAX_MESSAGE_LENGTH: Final = 20_000  # stream-cli's fallback
 STATS_KEYS: Final = ("users", "channels", "members", "messages", "reactions", "devices")
 
-_DEFER: Final = object()  # "a referenced item is not indexed yet"
+_DEFER: Final = object()
+_NESTED_KINDS: Final = frozenset({"user", "message"})  # "a referenced item is not indexed yet"
 _SEP: Final = "\x00"
 
 # A reference check yields these: an error (stop), a missing reference
 # (error in the array format, warning in JSON Lines), or nothing.
 Found = list[tuple[bool, str]]  # (is_missing_reference, message)
+_KindRules = tuple[
+    "cf.FieldTable",
+    Callable[[dict[str, Any]], tuple[Any, ...]],
+    Callable[[dict[str, Any], tuple[Any, ...]], "str | None"],
+    Callable[[tuple[Any, ...]], "str | None"],
+    Callable[[tuple[Any, ...]], Any],
+]
 
 
 def _channel_key(channel_type: str, channel_id: str, member_ids: tuple[str, ...]) -> str:
@@ -96,6 +104,9 @@ class ChatValidator:
         self.reference_problems: list[tuple[int, int, int, bool, str]] = []
         self.parked: list[tuple[int, int, int, str, tuple[Any, ...]]] = []
         self.final = False
+        # Messages no longer than this need no lookup of their channel type's limit.
+        self.shortest_limit = min(
+            (*options.channel_types.values(), UNKNOWN_TYPE_MAX_MESSAGE_LENGTH))
         self.position = (0, 0, 0)  # of the item being indexed
         self.highest_rank = -1
         self.highest_kind = ""
@@ -104,28 +115,25 @@ class ChatValidator:
         self.channel_id_pattern = "^[\\w!-]*$" if options.lighter_validation_id else "^[\\w-]*$"
         self.type_names = _JSONL_TYPE_NAMES if jsonl else _ARRAY_TYPE_NAMES
         self.body_key = "data" if jsonl else "item"
-        self._fields: Mapping[str, Callable[[dict[str, Any]], str | None]] = {
-            "user": self._user_fields, "device": self._device_fields,
-            "channel": self._channel_fields, "member": self._member_fields,
-            "message": self._message_fields, "reaction": self._reaction_fields,
-            "future_channel_ban": self._future_ban_fields,
-        }
-        self._indexers: Mapping[str, Callable[[dict[str, Any]], str | None]] = {
-            "user": self._index_user, "device": self._index_device,
-            "channel": self._index_channel, "member": self._index_member,
-            "message": self._index_message, "reaction": self._index_reaction,
-            "future_channel_ban": self._index_future_ban,
-        }
-        self._extractors: Mapping[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {
-            "user": _user_refs, "device": _device_refs, "channel": _channel_refs,
-            "member": _member_refs, "message": _message_refs, "reaction": _reaction_refs,
-            "future_channel_ban": _future_ban_refs,
-        }
-        self._checkers: Mapping[str, Callable[[tuple[Any, ...]], Any]] = {
-            "user": self._user_references, "device": self._device_references,
-            "channel": self._channel_references, "member": self._member_references,
-            "message": self._message_references, "reaction": self._reaction_references,
-            "future_channel_ban": self._future_ban_references,
+        self._tables = {kind: cf.field_table(fields, jsonl=jsonl) for kind, fields in _FIELDS.items()}
+        self._attachment_table = cf.field_table(cf.ATTACHMENT_FIELDS, jsonl=jsonl)
+        # kind -> (field table, facts, field rules, indexer, reference checks)
+        self._kinds: dict[str, _KindRules] = {
+            "user": (self._tables["user"], _user_facts, self._user_fields, self._index_user,
+                     self._user_references),
+            "device": (self._tables["device"], _device_facts, self._device_fields,
+                       self._index_device, self._device_references),
+            "channel": (self._tables["channel"], _channel_facts, self._channel_fields,
+                        self._index_channel, self._channel_references),
+            "member": (self._tables["member"], _member_facts, self._member_fields,
+                       self._index_member, self._member_references),
+            "message": (self._tables["message"], _message_facts, self._message_fields,
+                        self._index_message, self._message_references),
+            "reaction": (self._tables["reaction"], _reaction_facts, self._reaction_fields,
+                         self._index_reaction, self._reaction_references),
+            "future_channel_ban": (self._tables["future_channel_ban"], _future_ban_facts,
+                                   self._future_ban_fields, self._index_future_ban,
+                                   self._future_ban_references),
         }
 
     # -- the stream of items ---------------------------------------------------
@@ -139,22 +147,30 @@ class ChatValidator:
         if envelope is None:
             return
         kind, body = envelope
-        problem, unknown = self._decode_error(kind, body)
+        table, facts_of, field_rules, indexer, references = self._kinds[kind]
+        problem, unknown = cf.check_fields(kind, body, table, jsonl=self.jsonl)
+        if problem is None and kind in _NESTED_KINDS:
+            problem = self._nested_decode_error(kind, body, table)
         if problem is not None:  # stream-cli could not decode it: no further check
             self._field_error(problem, item, line, offset)
             return
-        problem = self._fields[kind](body)
-        if problem is None:
+        facts = facts_of(body)
+        problem = field_rules(body, facts)
+        if problem is None and unknown:
             problem = cf.reserved_error(kind, body, unknown)
         if problem is None and self.jsonl:
             problem = self._jsonl_object_error(kind, body, unknown)
         if problem is None:
-            self.position = (item, line, offset)
-            problem = self._indexers[kind](body)
+            if kind == "channel":
+                self.position = (item, line, offset)
+            problem = indexer(facts)
         if problem is not None:
             self._field_error(problem, item, line, offset)
-        refs = self._extractors[kind](body)
-        self._check_references(item, line, offset, kind, refs)
+        found = references(facts)
+        if found is _DEFER:
+            self.parked.append((item, line, offset, kind, facts))
+        elif found:
+            self._record_references(item, line, offset, found)
 
     def _envelope(self, item: int, line: int, offset: int,
                   value: Any) -> tuple[str, dict[str, Any]] | None:
@@ -201,16 +217,12 @@ class ChatValidator:
 
     # -- decoding: JSON types of known fields ---------------------------------
 
-    def _decode_error(self, kind: str,
-                      body: dict[str, Any]) -> tuple[str | None, list[str] | None]:
-        """A known field of the wrong JSON type (and the custom field names)."""
-        fields = _FIELDS[kind]
-        problem, unknown = cf.check_fields(kind, body, fields, jsonl=self.jsonl)
-        if problem is None:
-            problem = cf.nested_objects_error(kind, body, fields, jsonl=self.jsonl)
-        if problem is None and kind == "message":
-            problem = self._attachments_decode_error(body.get("attachments"))
-        return problem, unknown
+    def _nested_decode_error(self, kind: str, body: dict[str, Any],
+                             table: cf.FieldTable) -> str | None:
+        """Wrong JSON types inside the objects an item holds."""
+        if kind == "message":
+            return self._attachments_decode_error(body.get("attachments"))
+        return cf.nested_objects_error(kind, body, table)
 
     def _attachments_decode_error(self, attachments: Any) -> str | None:
         if not attachments:
@@ -219,7 +231,7 @@ class ChatValidator:
             where = f"message.attachments[{position}]"
             if type(attachment) is not dict:
                 return f"{where} must be an object, got {cf.type_name(attachment)}"
-            problem, _ = cf.check_fields(where, attachment, cf.ATTACHMENT_FIELDS,
+            problem, _ = cf.check_fields(where, attachment, self._attachment_table,
                                          jsonl=self.jsonl)
             if problem:
                 return problem
@@ -233,8 +245,8 @@ class ChatValidator:
 
     # -- pass 1: fields, in stream-cli's order --------------------------------
 
-    def _user_fields(self, user: dict[str, Any]) -> str | None:
-        user_id = user.get("id") or ""
+    def _user_fields(self, user: dict[str, Any], facts: tuple[Any, ...]) -> str | None:
+        user_id = facts[0]
         if not user_id:
             return "user.id required"
         if cf.byte_length(user_id) > 255:
@@ -243,13 +255,12 @@ class ChatValidator:
             return 'user.id invalid ("^[@\\w-]*$" allowed)'
         return None
 
-    def _device_fields(self, device: dict[str, Any]) -> str | None:
-        device_id = device.get("id") or ""
+    def _device_fields(self, device: dict[str, Any], facts: tuple[Any, ...]) -> str | None:
+        device_id, user_id = facts
         if not device_id:
             return "device.id required"
         if cf.byte_length(device_id) > 255:
             return "device.id max length exceeded (255)"
-        user_id = device.get("user_id") or ""
         if not user_id:
             return "device.user_id required"
         if cf.byte_length(user_id) > 255:
@@ -264,9 +275,8 @@ class ChatValidator:
                     + ",".join(PUSH_PROVIDERS))
         return None
 
-    def _channel_fields(self, channel: dict[str, Any]) -> str | None:
-        channel_id = channel.get("id") or ""
-        member_ids = channel.get("member_ids") or ()
+    def _channel_fields(self, channel: dict[str, Any], facts: tuple[Any, ...]) -> str | None:
+        channel_type, channel_id, member_ids, created_by, _ = facts
         if bool(channel_id) == bool(member_ids):
             return "either channel.id or channel.member_ids required"
         if cf.byte_length(channel_id) > 64:
@@ -274,10 +284,9 @@ class ChatValidator:
         if not self.channel_id_re.fullmatch(channel_id):
             return (f"channel.id {cf.quote(channel_id)} invalid "
                     f'("{self.channel_id_pattern}" allowed)')
-        channel_type = channel.get("type") or ""
         if not channel_type:
             return "channel.type required"
-        if not channel.get("created_by"):
+        if not created_by:
             return "channel.created_by required"
         if self.jsonl:
             if cf.byte_length(channel_type) > 64:
@@ -286,12 +295,13 @@ class ChatValidator:
                 return f'channel.type {cf.quote(channel_type)} invalid ("^[\\w-]*$" allowed)'
         return None
 
-    def _member_fields(self, member: dict[str, Any]) -> str | None:
-        if not member.get("channel_type"):
+    def _member_fields(self, member: dict[str, Any], facts: tuple[Any, ...]) -> str | None:
+        channel_type, channel_id, member_ids, user_id = facts
+        if not channel_type:
             return "member.channel_type required"
-        if bool(member.get("channel_id")) == bool(member.get("channel_member_ids")):
+        if bool(channel_id) == bool(member_ids):
             return "either member.channel_id or member.channel_member_ids required"
-        if not member.get("user_id"):
+        if not user_id:
             return "member.user_id required"
         if self.jsonl and member.get("invited") is not True:
             for name in ("invite_accepted_at", "invite_rejected_at"):
@@ -299,17 +309,17 @@ class ChatValidator:
                     return f"member.{name} is only allowed when member.invited is true"
         return None
 
-    def _message_fields(self, message: dict[str, Any]) -> str | None:
-        message_id = message.get("id") or ""
-        if cf.byte_length(message_id) > 255:
+    def _message_fields(self, message: dict[str, Any], facts: tuple[Any, ...]) -> str | None:
+        message_id, _, channel_type, channel_id, member_ids, user_id, _, _ = facts
+        if len(message_id) > 63 and cf.byte_length(message_id) > 255:
             return "message.id max length exceeded (255)"
         if self.jsonl and not message_id:
             return "message.id required"
-        if not message.get("channel_type"):
+        if not channel_type:
             return "message.channel_type required"
-        if bool(message.get("channel_id")) == bool(message.get("channel_member_ids")):
+        if bool(channel_id) == bool(member_ids):
             return "either message.channel_id or message.channel_member_ids required"
-        if not message.get("user"):
+        if not user_id:
             return "message.user required"
         problem = self._message_type_error(message)
         if problem is None:
@@ -371,59 +381,56 @@ class ChatValidator:
             return "message.show_in_channel needs message.parent_id"
         return None
 
-    def _reaction_fields(self, reaction: dict[str, Any]) -> str | None:
-        if not reaction.get("message_id"):
+    def _reaction_fields(self, reaction: dict[str, Any], facts: tuple[Any, ...]) -> str | None:
+        message_id, user_id, reaction_type = facts
+        if not message_id:
             return "reaction.message_id required"
-        reaction_type = reaction.get("type") or ""
         if not reaction_type:
             return "reaction.type required"
         if cf.byte_length(reaction_type) > 30:
             return "reaction.type max length exceeded (30)"
         if not cf.REACTION_TYPE_RE.fullmatch(reaction_type):
             return 'reaction.type invalid ("^[\\w-+:.]*$" allowed)'
-        if not reaction.get("user_id"):
+        if not user_id:
             return "reaction.user_id required"
         if not reaction.get("created_at"):
             return "reaction.created_at required"
         return None
 
-    def _future_ban_fields(self, ban: dict[str, Any]) -> str | None:
-        if not ban.get("target_id"):
+    def _future_ban_fields(self, ban: dict[str, Any], facts: tuple[Any, ...]) -> str | None:
+        target_id, created_by = facts
+        if not target_id:
             return "future_channel_ban.target_id required"
-        if not ban.get("created_by"):
+        if not created_by:
             return "future_channel_ban.created_by required"
         return None
 
     # -- pass 1: the index (duplicates are found here) --------------------------
 
-    def _index_user(self, user: dict[str, Any]) -> str | None:
-        user_id = user["id"]
+    def _index_user(self, facts: tuple[Any, ...]) -> str | None:
+        user_id, _, _, _, teams = facts
         if user_id in self.index.users:
             return f"duplicate user found {cf.quote(user_id)}"
         self.index.users.add(user_id)
-        teams = _strings(user.get("teams"))
         if teams:
             self.index.user_teams[user_id] = tuple(dict.fromkeys(teams))
         return None
 
-    def _index_device(self, device: dict[str, Any]) -> str | None:
-        device_id = device["id"]
+    def _index_device(self, facts: tuple[Any, ...]) -> str | None:
+        device_id = facts[0]
         if device_id in self.index.devices:
             return f"duplicate device id:{device_id}"
         self.index.devices.add(device_id)
         return None
 
-    def _index_channel(self, channel: dict[str, Any]) -> str | None:
-        channel_type = channel["type"]
-        channel_id = channel.get("id") or ""
-        member_ids = _strings(channel.get("member_ids"))
+    def _index_channel(self, facts: tuple[Any, ...]) -> str | None:
+        channel_type, channel_id, member_ids, _, team = facts
         key = _channel_key(channel_type, channel_id, member_ids)
         index = self.index
         if key in index.channels:
             shown = channel_id or cf.go_list(sorted(member_ids))
             return f"duplicate channel '{channel_type}:{shown}'"
         index.channels.add(key)
-        team = channel.get("team")
         if team:
             index.channel_team[key] = team
         if not channel_id:
@@ -431,58 +438,47 @@ class ChatValidator:
             index.distinct[key] = (ordered, set(ordered), self.position)
         return None
 
-    def _index_member(self, member: dict[str, Any]) -> str | None:
-        channel_type = member["channel_type"]
-        member_ids = _strings(member.get("channel_member_ids"))
-        key = _channel_key(channel_type, member.get("channel_id") or "", member_ids)
-        user_id = member["user_id"]
+    def _index_member(self, facts: tuple[Any, ...]) -> str | None:
+        channel_type, channel_id, member_ids, user_id = facts
+        key = _channel_key(channel_type, channel_id, member_ids)
         member_key = f"{key}{_SEP}{user_id}"
         if member_key in self.index.members:
             if member_ids:
                 return (f"duplicate member {cf.quote(user_id)} (channel with type "
                         f"{cf.quote(channel_type)} and members:{cf.go_list(sorted(member_ids))})")
             return (f"duplicate member {cf.quote(user_id)} "
-                    f'(channel "{channel_type}:{member["channel_id"]}")')
+                    f'(channel "{channel_type}:{channel_id}")')
         self.index.members.add(member_key)
         return None
 
-    def _index_message(self, message: dict[str, Any]) -> str | None:
-        message_id = message.get("id") or ""
+    def _index_message(self, facts: tuple[Any, ...]) -> str | None:
+        message_id, parent_id = facts[0], facts[1]
         index = self.index
         if message_id in index.messages:
             return f"duplicate message {cf.quote(message_id)}"
         index.messages.add(message_id)
-        if message.get("parent_id"):
+        if parent_id:
             index.replies.add(message_id)
         return None
 
-    def _index_reaction(self, reaction: dict[str, Any]) -> str | None:
-        message_id, reaction_type, user_id = (reaction["message_id"], reaction["type"],
-                                              reaction["user_id"])
+    def _index_reaction(self, facts: tuple[Any, ...]) -> str | None:
+        message_id, user_id, reaction_type = facts
         key = f"{message_id}{_SEP}{reaction_type}{_SEP}{user_id}"
         if key in self.index.reactions:
             return f"duplicate reaction message:{message_id}:type:{reaction_type}:user:{user_id}"
         self.index.reactions.add(key)
         return None
 
-    def _index_future_ban(self, ban: dict[str, Any]) -> str | None:
-        key = f"{ban['target_id']}{_SEP}{ban['created_by']}"
+    def _index_future_ban(self, facts: tuple[Any, ...]) -> str | None:
+        target_id, created_by = facts
+        key = f"{target_id}{_SEP}{created_by}"
         if key in self.index.future_bans:
-            return (f"duplicate future_channel_ban for target_id {cf.quote(ban['target_id'])} "
-                    f"by {cf.quote(ban['created_by'])}")
+            return (f"duplicate future_channel_ban for target_id {cf.quote(target_id)} "
+                    f"by {cf.quote(created_by)}")
         self.index.future_bans.add(key)
         return None
 
     # -- pass 2: references ----------------------------------------------------
-
-    def _check_references(self, item: int, line: int, offset: int, kind: str,
-                          refs: tuple[Any, ...]) -> None:
-        found = self._checkers[kind](refs)
-        if found is _DEFER:
-            self.parked.append((item, line, offset, kind, refs))
-            return
-        if found:
-            self._record_references(item, line, offset, found)
 
     def _record_references(self, item: int, line: int, offset: int, found: Found) -> None:
         for missing, message in found:
@@ -495,7 +491,7 @@ class ChatValidator:
         return self.strict
 
     def _user_references(self, refs: tuple[Any, ...]) -> Any:
-        user_id, role, channel_mutes, user_mutes = refs
+        user_id, role, channel_mutes, user_mutes, _ = refs
         if role not in self.options.roles:
             return [(False, f"user.role {cf.quote(role)} doesn't exist (user {cf.quote(user_id)})")]
         found: Found = []
@@ -521,7 +517,7 @@ class ChatValidator:
         return found
 
     def _device_references(self, refs: tuple[Any, ...]) -> Any:
-        (user_id,) = refs
+        user_id = refs[1]
         if user_id and user_id not in self.index.users:
             if not self.final:
                 return _DEFER
@@ -529,7 +525,7 @@ class ChatValidator:
         return None
 
     def _channel_references(self, refs: tuple[Any, ...]) -> Any:
-        channel_type, channel_id, member_ids, created_by = refs
+        channel_type, channel_id, member_ids, created_by, _ = refs
         shown = f"{channel_type}:{channel_id or cf.go_list(member_ids)}"
         if channel_type not in self.options.channel_types:
             return [(False, f"channel.type {cf.quote(channel_type)} doesn't exist "
@@ -613,6 +609,10 @@ class ChatValidator:
         (message_id, parent_id, channel_type, channel_id, member_ids, user_id, mentioned,
          text_length) = refs
         index = self.index
+        if (not parent_id and not mentioned and channel_id and text_length <= self.shortest_limit
+                and user_id in index.users
+                and f"{channel_type}{_SEP}{channel_id}" in index.channels):
+            return None  # the usual message: every reference resolves
         found: Found = []
         if parent_id:
             if parent_id in index.replies:
@@ -647,7 +647,9 @@ class ChatValidator:
         return found
 
     def _reaction_references(self, refs: tuple[Any, ...]) -> Any:
-        message_id, user_id = refs
+        message_id, user_id, _ = refs
+        if message_id in self.index.messages and user_id in self.index.users:
+            return None
         found: Found = []
         if message_id not in self.index.messages:
             if not self.final:
@@ -676,7 +678,7 @@ class ChatValidator:
     def finish(self) -> Result:
         self.final = True
         for item, line, offset, kind, refs in self.parked:
-            found = self._checkers[kind](refs)
+            found = self._kinds[kind][4](refs)
             if found:
                 self._record_references(item, line, offset, found)
         self.parked = []
@@ -742,40 +744,44 @@ def _attachment_jsonl_error(position: int, attachment: dict[str, Any]) -> str | 
     return cf.custom_size_error(where, attachment, custom)
 
 
-# -- the few fields each kind's reference checks need (kept for parked items) ----
+# -- the facts each kind's checks use (kept compact for parked items) -------------
 
-def _user_refs(user: dict[str, Any]) -> tuple[Any, ...]:
-    return (user.get("id") or "", user.get("role") or "user",
-            _strings(user.get("channel_mutes")), _strings(user.get("user_mutes")))
-
-
-def _device_refs(device: dict[str, Any]) -> tuple[Any, ...]:
-    return (device.get("user_id") or "",)
+def _user_facts(user: dict[str, Any]) -> tuple[Any, ...]:
+    get = user.get
+    return (get("id") or "", get("role") or "user", _strings(get("channel_mutes")),
+            _strings(get("user_mutes")), _strings(get("teams")))
 
 
-def _channel_refs(channel: dict[str, Any]) -> tuple[Any, ...]:
-    return (channel.get("type") or "", channel.get("id") or "",
-            _strings(channel.get("member_ids")), channel.get("created_by") or "")
+def _device_facts(device: dict[str, Any]) -> tuple[Any, ...]:
+    return (device.get("id") or "", device.get("user_id") or "")
 
 
-def _member_refs(member: dict[str, Any]) -> tuple[Any, ...]:
-    return (member.get("channel_type") or "", member.get("channel_id") or "",
-            _strings(member.get("channel_member_ids")), member.get("user_id") or "")
+def _channel_facts(channel: dict[str, Any]) -> tuple[Any, ...]:
+    get = channel.get
+    return (get("type") or "", get("id") or "", _strings(get("member_ids")),
+            get("created_by") or "", get("team") or "")
 
 
-def _message_refs(message: dict[str, Any]) -> tuple[Any, ...]:
-    text = message.get("text")
-    return (message.get("id") or "", message.get("parent_id") or "",
-            message.get("channel_type") or "", message.get("channel_id") or "",
-            _strings(message.get("channel_member_ids")), message.get("user") or "",
-            _strings(message.get("mentioned_users_ids")), len(text) if text else 0)
+def _member_facts(member: dict[str, Any]) -> tuple[Any, ...]:
+    get = member.get
+    return (get("channel_type") or "", get("channel_id") or "",
+            _strings(get("channel_member_ids")), get("user_id") or "")
 
 
-def _reaction_refs(reaction: dict[str, Any]) -> tuple[Any, ...]:
-    return (reaction.get("message_id") or "", reaction.get("user_id") or "")
+def _message_facts(message: dict[str, Any]) -> tuple[Any, ...]:
+    get = message.get
+    text = get("text")
+    return (get("id") or "", get("parent_id") or "", get("channel_type") or "",
+            get("channel_id") or "", _strings(get("channel_member_ids")), get("user") or "",
+            _strings(get("mentioned_users_ids")), len(text) if text else 0)
 
 
-def _future_ban_refs(ban: dict[str, Any]) -> tuple[Any, ...]:
+def _reaction_facts(reaction: dict[str, Any]) -> tuple[Any, ...]:
+    get = reaction.get
+    return (get("message_id") or "", get("user_id") or "", get("type") or "")
+
+
+def _future_ban_facts(ban: dict[str, Any]) -> tuple[Any, ...]:
     return (ban.get("target_id") or "", ban.get("created_by") or "")
 
 

@@ -198,28 +198,69 @@ def kind_error(field: str, kind: int, value: Any, *, jsonl: bool) -> str | None:
     return f"{field} must be {KIND_NAMES[kind]}, got {type_name(value)}"
 
 
-def check_fields(kind: str, item: Mapping[str, Any], fields: Mapping[str, FieldSpec], *,
-                 jsonl: bool) -> tuple[str | None, list[str] | None]:
-    """Type-check every known field; return (first error, custom field names or None).
+# name -> (Python type of a fitting value, field kind, whether null is admitted)
+FieldTable = dict[str, tuple[type, int, bool]]
+_PYTHON_TYPES: Final = {STR: str, STRS: list, BOOL: bool, TIME: str, INT: int, OBJ: dict,
+                        ATTACHMENTS: list}
 
-    The array format types only stream-cli's fields (the rest is custom data);
-    JSON Lines types the fields of both sources, and admits null only for the
-    fields its schema does not list.
+
+def field_table(fields: Mapping[str, FieldSpec], *, jsonl: bool) -> FieldTable:
+    """The fields typed in one format, ready for `check_fields`.
+
+    The array format types only stream-cli's fields (the rest is custom data)
+    and admits null everywhere (Go leaves the zero value); JSON Lines types the
+    fields of both sources and admits null only where its schema is silent.
     """
+    return {
+        name: (_PYTHON_TYPES[spec.kind], spec.kind, not (jsonl and spec.schema))
+        for name, spec in fields.items()
+        if spec.go or jsonl
+    }
+
+
+# The usual spelling (UTC, whole seconds, a day every month has): one regex
+# call; anything else takes the full RFC 3339 check.
+_PLAIN_TIMESTAMP = re.compile(
+    r"\d{3}[1-9]-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ",
+    re.ASCII,
+)
+
+
+def _fits(kind: int, value: Any) -> bool:
+    """The rest of the check once the Python type fits (the common, fast case)."""
+    if kind == TIME:
+        return _PLAIN_TIMESTAMP.fullmatch(value) is not None or is_rfc3339(value)
+    if kind == STRS:
+        for element in value:
+            if type(element) is not str:
+                return False
+    return True
+
+
+def check_fields(kind: str, item: Mapping[str, Any], table: FieldTable, *,
+                 jsonl: bool) -> tuple[str | None, list[str] | None]:
+    """Type-check every known field; return (first error, custom field names or None)."""
     unknown: list[str] | None = None
     for name, value in item.items():
-        spec = fields.get(name)
-        if spec is None or not (spec.go or jsonl):
+        entry = table.get(name)
+        if entry is None:
             if unknown is None:
                 unknown = []
             unknown.append(name)
             continue
-        if value is None and not (jsonl and spec.schema):
+        python_type, field_kind, null_ok = entry
+        if type(value) is python_type:
+            if field_kind in _SIMPLE_KINDS or _fits(field_kind, value):
+                continue
+        elif value is None and null_ok:
             continue
-        problem = kind_error(f"{kind}.{name}", spec.kind, value, jsonl=jsonl)
+        problem = kind_error(f"{kind}.{name}", field_kind, value, jsonl=jsonl)
         if problem is not None:
             return problem, unknown
     return None, unknown
+
+
+_SIMPLE_KINDS: Final = frozenset({STR, BOOL, INT, OBJ, ATTACHMENTS})
 
 
 def reserved_error(kind: str, item: Mapping[str, Any], unknown: list[str] | None) -> str | None:
@@ -315,16 +356,17 @@ OBJECT_RULES: Final = {
 }
 
 
-def nested_objects_error(kind: str, item: Mapping[str, Any],
-                         fields: Mapping[str, FieldSpec], *, jsonl: bool) -> str | None:
+def nested_objects_error(kind: str, item: Mapping[str, Any], table: FieldTable) -> str | None:
     """Check the objects inside an item that have rules of their own."""
-    for name, spec in fields.items():
-        if spec.kind != OBJ or name not in item:
-            continue
-        value = item[name]
-        if type(value) is not dict or not (spec.go or jsonl):
-            continue
-        problem = OBJECT_RULES[(kind, name)](value)
-        if problem:
-            return problem
+    for name in NESTED_OBJECTS.get(kind, ()):
+        value = item.get(name)
+        if type(value) is dict and name in table:
+            problem = OBJECT_RULES[(kind, name)](value)
+            if problem:
+                return problem
     return None
+
+
+NESTED_OBJECTS: Final = {
+    "user": ("push_notifications", "push_preferences", "privacy_settings", "teams_role"),
+}

@@ -114,16 +114,47 @@ class ArrayReader:
 
     def read(self) -> None:
         try:
-            pos = self._open()
-            while True:
-                pos = self._skip_whitespace(pos)
+            pos = self._skip_whitespace(self._open())
+            while self.buf.data[pos : pos + 1] != b"]":
+                pos = self._run_of_objects(pos)
                 if self.buf.data[pos : pos + 1] == b"]":
-                    self._close(pos + 1)
-                    return
-                pos = self._element(pos)
-                pos = self._separator(pos)
+                    break
+                pos = self._separator(self._element(pos))
+            self._close(pos + 1)
         except ParseStop:
             return
+
+    def _run_of_objects(self, pos: int) -> int:
+        """The fast path: decode `{...},{...}` while every proposal is an item's end.
+
+        Returns where the careful path must take over: at a `]`, or at an
+        element this loop does not handle (not an object, a proposal inside an
+        item, a syntax error, the end of the buffer).
+        """
+        buf = self.buf
+        data = buf.data
+        view = memoryview(data)
+        search = _OBJECT_END.search
+        loads = orjson.loads
+        on_item = self.on_item
+        while data[pos] == 0x7B:  # "{"
+            match = search(data, pos)
+            if match is None:
+                return pos
+            end = match.start() + 1
+            try:
+                value = loads(view[pos:end])
+            except orjson.JSONDecodeError:
+                return pos
+            if pos > buf.line_pos:
+                buf.line += data.count(b"\n", buf.line_pos, pos)
+                buf.line_pos = pos
+            on_item(self.count, buf.line, buf.base + pos, value)
+            self.count += 1
+            pos = match.end() - 1
+            if data[pos] == 0x5D:  # "]"
+                return pos
+        return pos
 
     # -- structure -------------------------------------------------------------
 
