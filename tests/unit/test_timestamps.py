@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from rfc3339_validator import validate_rfc3339
 
@@ -199,3 +202,17 @@ def test_utc_rendering_has_z_no_fraction_and_agrees_with_the_instant_key(value: 
     assert key is not None
     assert key.endswith("Z")
     assert key.startswith(rendered[:-1])
+
+
+_well_formed = _GOOD_PARTS.map("".join)  # the grammar holds; the day may not exist
+
+
+@given(_well_formed)
+@example("2022-02-14T00:30:00+01:00")
+@example("2024-03-01T00:30:00+01:00")
+@example("2022-12-31T23:30:00-01:00")
+def test_utc_rfc3339_names_the_same_instant_as_the_standard_library(value: str) -> None:
+    assume(is_rfc3339(value) and "0002" <= value[:4] <= "9998")  # inside datetime's range
+    whole_seconds = re.sub(r"\.\d+", "", value).replace("Z", "+00:00")
+    expected = datetime.strptime(whole_seconds, "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC)
+    assert utc_rfc3339(value) == f"{expected.year:04d}-{expected:%m-%dT%H:%M:%S}Z"

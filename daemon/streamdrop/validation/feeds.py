@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from streamdrop.validation.model import FEED_GROUP_KINDS, Options, Problem, Problems, Result
-from streamdrop.validation.timestamps import instant_key
+from streamdrop.validation.timestamps import instant_key, is_rfc3339
 
 INSTRUCTIONS = ("add_activities", "follow", "reactions", "users", "collections")
 MAX_ENTRIES_PER_LINE: Mapping[str, int] = {
@@ -54,6 +54,7 @@ _FEED_ID_RULE = r'"group:id" allowed, group ^\w+$, id ^[\w-]+$'
 _TIME_RULE = 'RFC 3339 required, e.g. "2022-02-14T12:34:30Z"'
 _ACTIVITY_STRINGS = ("actor", "verb", "object", "foreign_id")
 _REACTION_STRINGS = ("id", "kind", "user_id")
+_COLLECTION_STRINGS = ("collection", "id")
 _SHOWN_CHARS = 80  # how much of a bad value a message repeats
 # The kind of every feed group when the app's feed groups are not known.
 _UNCHECKED = "unchecked"
@@ -302,21 +303,16 @@ class FeedsValidator:
 def activity_problem(activity: Any) -> str | None:
     if type(activity) is not dict:
         return f"validation error: activity must be a JSON object, got {_json_type(activity)}"
-    for field in _ACTIVITY_STRINGS:
-        problem = _required_string(activity, "activity", field)
-        if problem is not None:
-            return problem
-    return _time_problem(activity, "activity", "time") or _to_problem(activity.get("to"))
+    return (_strings_problem(activity, "activity", _ACTIVITY_STRINGS)
+            or _time_problem(activity, "activity", "time")
+            or _to_problem(activity.get("to")))
 
 
 def reaction_problem(reaction: Any) -> str | None:
     if type(reaction) is not dict:
         return f"validation error: reaction must be a JSON object, got {_json_type(reaction)}"
-    for field in _REACTION_STRINGS:
-        problem = _required_string(reaction, "reaction", field)
-        if problem is not None:
-            return problem
-    problem = _time_problem(reaction, "reaction", "time")
+    problem = (_strings_problem(reaction, "reaction", _REACTION_STRINGS)
+               or _time_problem(reaction, "reaction", "time"))
     if problem is not None:
         return problem
     if not _missing(reaction.get("activity_id")):
@@ -337,8 +333,7 @@ def user_problem(user: Any) -> str | None:
 def collection_problem(entry: Any) -> str | None:
     if type(entry) is not dict:
         return f"validation error: collection must be a JSON object, got {_json_type(entry)}"
-    problem = (_required_string(entry, "collection", "collection")
-               or _required_string(entry, "collection", "id"))
+    problem = _strings_problem(entry, "collection", _COLLECTION_STRINGS)
     if problem is not None:
         return problem
     data = entry.get("data")
@@ -353,20 +348,32 @@ def _missing(value: Any) -> bool:
     return value is None or value == ""
 
 
+def _strings_problem(entry: dict[str, Any], kind: str, fields: tuple[str, ...]) -> str | None:
+    """The first of `fields` that is not a non-empty string, as a message."""
+    for field in fields:  # one loop, no call per field: this runs for every entry
+        value = entry.get(field)
+        if type(value) is not str or not value:
+            return _not_a_string(kind, field, value)
+    return None
+
+
 def _required_string(entry: dict[str, Any], kind: str, field: str) -> str | None:
-    value = entry.get(field)
-    if type(value) is str:
-        return None if value else f"validation error: {kind}.{field} required"
-    if value is None:  # null counts as missing, as an empty string does
-        return f"validation error: {kind}.{field} required"
-    return f"validation error: {kind}.{field} must be a string, got {_json_type(value)}"
+    return _strings_problem(entry, kind, (field,))
 
 
 def _time_problem(entry: dict[str, Any], kind: str, field: str) -> str | None:
-    problem = _required_string(entry, kind, field)
-    if problem is not None or instant_key(entry[field]) is not None:
-        return problem
-    return f"validation error: {kind}.{field} {_shown(entry[field])} invalid ({_TIME_RULE})"
+    value = entry.get(field)
+    if type(value) is not str or not value:
+        return _not_a_string(kind, field, value)
+    if is_rfc3339(value):
+        return None
+    return f"validation error: {kind}.{field} {_shown(value)} invalid ({_TIME_RULE})"
+
+
+def _not_a_string(kind: str, field: str, value: Any) -> str:
+    if _missing(value):  # null counts as missing, as an empty string does
+        return f"validation error: {kind}.{field} required"
+    return f"validation error: {kind}.{field} must be a string, got {_json_type(value)}"
 
 
 def _to_problem(targets: Any) -> str | None:

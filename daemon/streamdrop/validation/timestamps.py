@@ -23,6 +23,7 @@ _DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 # The Gregorian calendar repeats every 400 years; shifting by it keeps a
 # conversion inside datetime's years 1..9999 without changing month or day.
 _GREGORIAN_CYCLE_YEARS = 400
+_MINUTES_PER_DAY = 24 * 60
 
 
 def is_rfc3339(value: str) -> bool:
@@ -58,17 +59,26 @@ def instant_key(value: str) -> str | None:
 
 
 def _render_utc(match: re.Match[str], *, keep_fraction: bool) -> str:
-    year, month, day, hour, minute, second = (int(match[i]) for i in range(1, 7))
-    # Year 1 shifted west, or 9999 shifted east, leaves datetime's range.
+    offset = _offset_minutes(match[8], match[9], match[10])
+    # With "Z" or "±00:00" the written date and time are UTC's already.
+    text = _moved_by(match, offset) if offset else match.string[: match.end(6)]
+    fraction = (match[7] or "").rstrip("0") if keep_fraction else ""
+    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
+
+
+def _moved_by(match: re.Match[str], offset: int) -> str:
+    """The written date and time, `offset` minutes earlier, without the fraction."""
+    minutes = int(match[4]) * 60 + int(match[5]) - offset
+    if 0 <= minutes < _MINUTES_PER_DAY:  # the usual case: only the clock moves
+        return f"{match[1]}-{match[2]}-{match[3]}T{minutes // 60:02d}:{minutes % 60:02d}:{match[6]}"
+    year, month, day, hour, minute, second = map(int, match.group(1, 2, 3, 4, 5, 6))
+    # Year 1 moved west, or 9999 moved east, leaves datetime's range.
     shift = _GREGORIAN_CYCLE_YEARS if year < _GREGORIAN_CYCLE_YEARS else 0
     if year > 9999 - _GREGORIAN_CYCLE_YEARS:
         shift = -_GREGORIAN_CYCLE_YEARS
-    # Wall-clock fields read as if UTC, then moved by the written offset.
     wall = datetime(year + shift, month, day, hour, minute, second, tzinfo=UTC)
-    utc = wall - _offset(match[8], match[9], match[10])
-    text = f"{utc.year - shift:04d}-{utc:%m-%dT%H:%M:%S}"
-    fraction = (match[7] or "").rstrip("0") if keep_fraction else ""
-    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
+    utc = wall - timedelta(minutes=offset)
+    return f"{utc.year - shift:04d}-{utc:%m-%dT%H:%M:%S}"
 
 
 def _match(value: str) -> re.Match[str] | None:
@@ -76,20 +86,21 @@ def _match(value: str) -> re.Match[str] | None:
     match = _RFC3339.fullmatch(value)
     if match is None:
         return None
-    year = int(match[1])
-    day = int(match[3])
-    if day <= 28:  # every month has these days: skip the calendar for most values
-        real_day = year != 0 and day != 0
-    else:
-        real_day = year != 0 and day <= _days_in_month(year, int(match[2]))
-    return match if real_day else None
+    year, day = match[1], match[3]
+    # String comparisons: the hot path converts nothing. Every month has days 01-28.
+    if year == "0000" or day == "00":
+        return None
+    if day > "28" and int(day) > _days_in_month(int(year), int(match[2])):
+        return None
+    return match
 
 
-def _offset(sign: str | None, hours: str | None, minutes: str | None) -> timedelta:
-    if sign is None or hours is None or minutes is None:  # "Z"
-        return timedelta()
-    delta = timedelta(hours=int(hours), minutes=int(minutes))
-    return -delta if sign == "-" else delta
+def _offset_minutes(sign: str | None, hours: str | None, minutes: str | None) -> int:
+    """East of UTC is positive; "Z" is 0."""
+    if sign is None or hours is None or minutes is None:
+        return 0
+    total = int(hours) * 60 + int(minutes)
+    return -total if sign == "-" else total
 
 
 def _days_in_month(year: int, month: int) -> int:
