@@ -338,6 +338,35 @@ async def test_a_file_that_changes_size_during_upload_is_detected(tmp_path: Path
             pass
 
 
+class GrowingFileTransport(httpx.AsyncBaseTransport):
+    """Appends to the file being uploaded once the first chunk has been sent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.requests = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        async for _ in request.stream:
+            with self.path.open("ab") as file:
+                file.write(b"more")
+        return httpx.Response(200)
+
+
+@pytest.mark.anyio
+async def test_a_file_growing_during_the_upload_fails_it_without_retrying(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("streamdrop.stream_api.UPLOAD_CHUNK_SIZE", 4)
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b"0123456789")
+    transport = GrowingFileTransport(path)
+    async with StreamClient(CREDS, transport=transport) as client:
+        with pytest.raises(FileChangedError, match="grew"):
+            await client.upload(UPLOAD_URL, path)
+    assert transport.requests == 1
+
+
 # ------------------------------------------------------------------ errors and retries
 
 
