@@ -1,0 +1,198 @@
+"""The composition root of `streamdrop run`: builds the parts, runs them, stops them well.
+
+Shutdown: the first SIGTERM/SIGINT stops discovery, claims and polling; steps
+in flight get `grace_seconds` to finish (their last database write is
+shielded), then whatever is left is cancelled and this daemon's leases are
+given back so the next one goes on at once. A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+import anyio
+import structlog
+from anyio.abc import TaskGroup
+
+from streamdrop import db, notify
+from streamdrop.pipeline import Context
+from streamdrop.poller import Poller
+from streamdrop.repository import Repository
+from streamdrop.settings import Settings
+from streamdrop.stream_api import StreamClient
+from streamdrop.tasks import FINAL_STATES
+from streamdrop.watcher import Found, Watcher
+from streamdrop.worker import Registrar, Workers, housekeeping, owner_id
+
+log = structlog.get_logger("streamdrop.app")
+
+EXIT_OK = 0
+EXIT_UNFINISHED = 1
+
+
+@dataclass
+class Daemon:
+    settings: Settings
+    once: bool = False
+    exit_code: int = EXIT_OK
+    stop: anyio.Event = field(default_factory=anyio.Event)
+
+    def used_targets(self) -> list[str]:
+        return sorted({rule.target for rule in self.settings.rules})
+
+    async def run(self) -> int:
+        settings = self.settings
+        revision = await db.upgrade(settings.database_url)
+        log.info("db.ready", revision=revision)
+        repo = Repository.from_url(settings.database_url)
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(repo.close)
+            clients: dict[str, StreamClient] = {}
+            for name in self.used_targets():
+                client = StreamClient(settings.targets[name].credentials())
+                clients[name] = client
+                stack.push_async_callback(client.aclose)
+            ctx = Context(settings=settings, repo=repo, clients=clients, owner=owner_id())
+            await self._start(ctx)
+            try:
+                await self._run_parts(ctx)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    released = await repo.release_all(ctx.owner)
+                    log.info("daemon.stopped", released_leases=released,
+                             exit_code=self.exit_code)
+        return self.exit_code
+
+    async def _start(self, ctx: Context) -> None:
+        await ctx.repo.ensure_targets(self.used_targets())
+        await ctx.repo.reap(socket.gethostname())
+        log.info("daemon.started", owner=ctx.owner, drop=str(self.settings.drop.path),
+                 once=self.once, targets=self.used_targets(),
+                 database=_safe_url(self.settings.database_url))
+
+    async def _run_parts(self, ctx: Context) -> None:
+        settings = self.settings
+        drop = settings.drop
+        send, receive = anyio.create_memory_object_stream[Found](max_buffer_size=10_000)
+        watcher = Watcher(drop.path, drop.settle_seconds, drop.rescan_seconds, drop.polling,
+                          send.send)
+        registrar = Registrar(ctx, watcher)
+        workers = Workers(ctx, self.used_targets(),
+                          once_max_attempts=settings.daemon.once_max_attempts if self.once
+                          else None)
+        poller = Poller(ctx)
+
+        async def counted_send(item: Found) -> None:
+            registrar.received += 1
+            await send.send(item)
+
+        watcher.on_found = counted_send
+        async with anyio.create_task_group() as main:
+            main.start_soon(self._signals, ctx, main)
+            main.start_soon(housekeeping, ctx)
+            main.start_soon(notify.run, ctx.repo, settings.notify.max_attempts, ctx.draining)
+            main.start_soon(registrar.run, receive)
+            if self.once:
+                main.start_soon(self._once_watch, watcher, send)
+                main.start_soon(self._once_monitor, ctx, watcher, registrar, workers, poller)
+            else:
+                main.start_soon(self._watch_until_stop, watcher, send)
+            main.start_soon(poller.run)
+            workers_done = anyio.Event()
+            main.start_soon(self._work, workers, workers_done)
+            await ctx.draining.wait()
+            # Steps in flight get the grace period; then everything still running is cancelled.
+            with anyio.move_on_after(settings.daemon.grace_seconds):
+                await workers_done.wait()
+            if not workers_done.is_set():
+                log.warning("daemon.grace_expired", busy=workers.busy)
+            main.cancel_scope.cancel()
+
+    async def _work(self, workers: Workers, done: anyio.Event) -> None:
+        try:
+            await workers.run(self.settings.daemon.workers)
+        finally:
+            done.set()
+
+    async def _watch_until_stop(self, watcher: Watcher, send: anyio.abc.ObjectSendStream[Found],
+                                ) -> None:
+        async with send:
+            await watcher.run(self.stop)
+
+    async def _once_watch(self, watcher: Watcher, send: anyio.abc.ObjectSendStream[Found],
+                          ) -> None:
+        """--once: the files present at start, each once it is complete; no events, no rescans."""
+        async with send:
+            watcher.rescan()
+            while watcher.waiting and not self.stop.is_set():
+                await watcher.hand_over()
+                for path in list(watcher.seen):
+                    watcher.look(path)
+                with anyio.move_on_after(0.2):
+                    await self.stop.wait()
+            await watcher.hand_over()
+
+    async def _once_monitor(self, ctx: Context, watcher: Watcher, registrar: Registrar,
+                            workers: Workers, poller: Poller) -> None:
+        limit = self.settings.daemon.once_max_attempts
+        while not ctx.draining.is_set():
+            await anyio.sleep(0.3)
+            if watcher.waiting or not registrar.idle:
+                continue
+            unfinished = await ctx.repo.unfinished()
+            given_up = workers.given_up | poller.given_up(limit)
+            if all(task.id in given_up for task in unfinished) and not workers.busy:
+                await self._flush_notifications(ctx)
+                self.exit_code = EXIT_OK if not unfinished else EXIT_UNFINISHED
+                await self._log_summary(ctx, unfinished_ids=[t.id for t in unfinished])
+                self._begin_drain(ctx)
+                return
+
+    async def _flush_notifications(self, ctx: Context, seconds: float = 10.0) -> None:
+        """--once: try to deliver what the run announced before exiting (briefly)."""
+        deadline = time.monotonic() + seconds
+        for _ in range(int(seconds * 4)):
+            if not await ctx.repo.pending_notifications() or time.monotonic() > deadline:
+                return
+            await anyio.sleep(0.25)
+
+    async def _log_summary(self, ctx: Context, unfinished_ids: list[int]) -> None:
+        counts = await ctx.repo.counts()
+        finished = {state: n for state, n in counts.items() if state in FINAL_STATES}
+        log.info("run.finished", exit_code=self.exit_code, counts=finished,
+                 unfinished=unfinished_ids, **{str(k): v for k, v in finished.items()})
+
+    def _begin_drain(self, ctx: Context) -> None:
+        self.stop.set()
+        ctx.draining.set()
+        ctx.nudge.set()
+
+    async def _signals(self, ctx: Context, main: TaskGroup) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                if ctx.draining.is_set():
+                    log.warning("daemon.exit_now", signal=signal.Signals(signum).name)
+                    os._exit(128 + signum)
+                log.info("daemon.draining", signal=signal.Signals(signum).name,
+                         grace_seconds=self.settings.daemon.grace_seconds)
+                self._begin_drain(ctx)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def run(settings: Settings, *, once: bool = False) -> int:
+    return await Daemon(settings, once=once).run()
+
+
+def targets_of(settings: Settings) -> Mapping[str, int]:
+    return {name: t.max_active_imports for name, t in settings.targets.items()}

@@ -1,0 +1,95 @@
+"""`streamdrop run`, `streamdrop demo` and `streamdrop db upgrade`: the daemon's commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_CONFIG = 2
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser(
+        "run", help="run the daemon: watch the drop folder, import what lands in it",
+        description="Watch the drop folder and take every complete file through validation, "
+        "upload and import, until stopped (SIGTERM/SIGINT drain; a second signal exits).")
+    run.add_argument("--config", type=Path, required=True, metavar="FILE",
+                     help="the TOML configuration (see config/streamdrop.example.toml)")
+    run.add_argument("--once", action="store_true",
+                     help="take the files present now and unfinished tasks, wait until every "
+                     "task is final, then exit: 0 when all are, 1 when some could not finish")
+    run.set_defaults(handler=cmd_run)
+
+    demo = subparsers.add_parser(
+        "demo", help="the daemon against a local emulator, with a sample file",
+        description="Start a local Stream emulator and the daemon on embedded defaults "
+        "(SQLite and folders under ./var/demo), drop a sample chat file and follow it to "
+        "completed. Runs until Ctrl-C.")
+    demo.add_argument("--dir", type=Path, default=Path("var/demo"),
+                      help="where the demo keeps its database and folders (default var/demo; "
+                      "emptied at start)")
+    demo.set_defaults(handler=cmd_demo)
+
+    database = subparsers.add_parser("db", help="database maintenance")
+    actions = database.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    upgrade = actions.add_parser("upgrade", help="apply pending migrations (safe to run twice "
+                                 "or while a daemon starts)")
+    upgrade.add_argument("--config", type=Path, required=True, metavar="FILE")
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+
+
+def _load(path: Path) -> Any:
+    from streamdrop import settings
+
+    try:
+        return settings.load(path)
+    except settings.ConfigError as exc:
+        print(f"streamdrop: configuration error in {path}: {exc}", file=sys.stderr)
+        return None
+
+
+def _check_credentials(config: Any) -> bool:
+    from streamdrop.errors import CredentialsError
+
+    for name in sorted({rule.target for rule in config.rules}):
+        try:
+            config.targets[name].credentials()
+        except CredentialsError as exc:
+            key = "stream" if name == "default" else f"targets.{name}"
+            print(f"streamdrop: configuration error: {key}: {exc}", file=sys.stderr)
+            return False
+    return True
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import anyio
+
+    from streamdrop import app, log
+
+    config = _load(args.config)
+    if config is None or not _check_credentials(config):
+        return EXIT_CONFIG
+    log.configure(config.log.level, config.log.format)
+    return anyio.run(lambda: app.run(config, once=args.once))
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    import anyio
+
+    from streamdrop import db, log
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    log.configure(config.log.level, config.log.format)
+    revision = anyio.run(db.upgrade, config.database_url)
+    print(revision or "")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streamdrop import demo
+
+    return demo.main(args.dir)

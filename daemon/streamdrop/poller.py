@@ -1,0 +1,183 @@
+"""One poller for every import this daemon follows, within the endpoints' rate budgets.
+
+Each import is polled from `min_interval_seconds`, the interval growing by half
+after every poll without a change, up to `max_interval_seconds`; a change of
+state starts it over. With many imports due at once, one list-imports page
+refreshes up to 100 of them for one request. Terminal states end the task; an
+import stuck in one state too long is announced once, and followed still.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from streamdrop.errors import NotFoundError, RetryableError, StreamError
+from streamdrop.import_states import Outcome, outcome_of
+from streamdrop.pipeline import Context, finish, import_report, notification, shielded
+from streamdrop.repository import Lease, LeaseLost, TaskRow
+from streamdrop.settings import PollSettings
+from streamdrop.stream_api import ImportTask
+from streamdrop.tasks import State
+
+log = structlog.get_logger("streamdrop.poller")
+
+PAGE = 100
+GROWTH = 1.5
+
+
+def next_interval(current: float | None, changed: bool, poll: PollSettings) -> float:
+    """Pure: the wait before the next poll of one import."""
+    if changed or current is None:
+        return poll.min_interval_seconds
+    return min(poll.max_interval_seconds, max(current, poll.min_interval_seconds) * GROWTH)
+
+
+def is_stuck(task: TaskRow, now: float, poll: PollSettings) -> bool:
+    since = task.import_state_since
+    return (not task.stuck_announced and since is not None
+            and now - since > poll.stuck_after_seconds)
+
+
+@dataclass
+class Poller:
+    ctx: Context
+    failures: dict[int, int] = field(default_factory=dict)  # task id -> polls failed in a row
+
+    async def run(self) -> None:
+        while not self.ctx.draining.is_set():
+            wait = await self.tick()
+            await self.ctx.nudge.wait(wait)
+
+    async def tick(self) -> float:
+        """Poll what is due; returns how long to sleep before the next tick."""
+        now = self.ctx.clock()
+        held = await self.ctx.repo.held_imports(self.ctx.owner)
+        due = [t for t in held if (t.next_poll_at or 0) <= now]
+        if due:
+            await self.refresh(due, listing=len(held) > self.ctx.settings.poll.list_threshold)
+        upcoming = [t.next_poll_at or now for t in held if t not in due]
+        return max(0.05, min([*upcoming, now + 1.0]) - now)
+
+    async def refresh(self, due: list[TaskRow], *, listing: bool) -> None:
+        by_target: dict[str, list[TaskRow]] = {}
+        for task in due:
+            by_target.setdefault(task.target, []).append(task)
+        for target, tasks in by_target.items():
+            if listing:
+                await self._refresh_listed(target, tasks)
+            else:
+                for task in tasks:
+                    await self._refresh_one(target, task)
+
+    async def _refresh_one(self, target: str, task: TaskRow) -> None:
+        assert task.import_id is not None
+        try:
+            remote = await self.ctx.clients[target].get_import(task.import_id)
+        except NotFoundError as exc:
+            await self._apply_missing(task, exc)
+            return
+        except RetryableError as exc:
+            await self._poll_failed(task, exc)
+            return
+        await self.apply(task, remote)
+
+    async def _refresh_listed(self, target: str, tasks: list[TaskRow]) -> None:
+        wanted = {t.import_id: t for t in tasks}
+        client = self.ctx.clients[target]
+        pages = math.ceil(len(tasks) / PAGE) + 2
+        try:
+            for page in range(pages):
+                found = await client.list_imports(limit=PAGE, offset=page * PAGE)
+                for remote in found:
+                    if (task := wanted.pop(remote.id, None)) is not None:
+                        await self.apply(task, remote)
+                if not wanted or len(found) < PAGE:
+                    break
+        except RetryableError as exc:
+            for task in wanted.values():
+                await self._poll_failed(task, exc)
+            return
+        for task in list(wanted.values()):  # older than the pages read: ask one by one
+            await self._refresh_one(target, task)
+
+    async def apply(self, task: TaskRow, remote: ImportTask) -> None:
+        """Record what Stream said; finish the task at a terminal state."""
+        self.failures.pop(task.id, None)
+        lease = Lease(task.id, self.ctx.owner, task.fence)
+        bound = structlog.contextvars.bound_contextvars(
+            task_id=task.id, file=task.rel_path, sha256=task.sha256, mode=task.mode,
+            import_id=task.import_id)
+        with bound:
+            try:
+                await self._apply(task, lease, remote)
+            except LeaseLost:
+                log.warning("task.lease_lost", step="poll")
+
+    async def _apply(self, task: TaskRow, lease: Lease, remote: ImportTask) -> None:
+        outcome = outcome_of(remote.state)
+        if outcome is Outcome.SUCCEEDED:
+            await finish(self.ctx, task, lease, State.COMPLETED,
+                         import_report(task, remote.state, remote.raw, None),
+                         import_state=remote.state)
+        elif outcome is Outcome.FAILED:
+            error = f"Stream's import ended in state {remote.state}"
+            await finish(self.ctx, task, lease, State.FAILED,
+                         import_report(task, remote.state, remote.raw, error),
+                         error=error, import_state=remote.state)
+        else:
+            await self._still_running(task, lease, remote.state)
+
+    async def _still_running(self, task: TaskRow, lease: Lease, state: str) -> None:
+        now = self.ctx.clock()
+        poll = self.ctx.settings.poll
+        changed = state != task.import_state
+        interval = next_interval(task.poll_interval, changed, poll)
+        values: dict[str, Any] = {"import_state": state, "poll_interval": interval,
+                                     "next_poll_at": now + interval}
+        if changed:
+            values.update(import_state_since=now, stuck_announced=False)
+            log.info("task.import_state", state=state)
+        elif is_stuck(task, now, poll):
+            values["stuck_announced"] = True
+            stuck_for = round(now - (task.import_state_since or now))
+            error = f"import stuck in state {state} for {stuck_for} s"
+            log.warning("task.stuck", state=state, error=error)
+            await shielded(self.ctx.repo.advance(
+                lease, notify=notification(task, State.IMPORTING, error, kind="stuck"),
+                **values))
+            return
+        await shielded(self.ctx.repo.advance(lease, **values))
+
+    async def _apply_missing(self, task: TaskRow, exc: StreamError) -> None:
+        lease = Lease(task.id, self.ctx.owner, task.fence)
+        try:
+            await finish(self.ctx, task, lease, State.FAILED,
+                         import_report(task, "missing", None, str(exc)), error=str(exc))
+        except LeaseLost:
+            log.warning("task.lease_lost", step="poll", task_id=task.id)
+
+    async def _poll_failed(self, task: TaskRow, exc: StreamError) -> None:
+        """Stream did not answer: try again later, more slowly; the import goes on meanwhile."""
+        self.failures[task.id] = self.failures.get(task.id, 0) + 1
+        poll = self.ctx.settings.poll
+        interval = next_interval(task.poll_interval, False, poll)
+        lease = Lease(task.id, self.ctx.owner, task.fence)
+        log.warning("task.poll_failed", task_id=task.id, error=str(exc),
+                    failures=self.failures[task.id])
+        with contextlib.suppress(LeaseLost):
+            await shielded(self.ctx.repo.advance(
+                lease, poll_interval=interval, next_poll_at=self.ctx.clock() + interval,
+                error=str(exc)))
+
+    def given_up(self, limit: int) -> set[int]:
+        return {task_id for task_id, n in self.failures.items() if n >= limit}
+
+
+def ids(tasks: Iterable[TaskRow]) -> Mapping[int, TaskRow]:
+    return {t.id: t for t in tasks}

@@ -1,0 +1,130 @@
+"""The loops that move work: registering found files, claiming and processing tasks,
+keeping leases alive and taking back those of dead daemons."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+import anyio
+import structlog
+from anyio.abc import ObjectReceiveStream
+
+from streamdrop.errors import RetryableError, StreamError
+from streamdrop.log import task_context
+from streamdrop.pipeline import Context, fail, process, register, retry_later
+from streamdrop.repository import Lease, LeaseLost, TaskRow
+from streamdrop.watcher import Found, Watcher
+
+log = structlog.get_logger("streamdrop.worker")
+
+IDLE_SECONDS = 1.0
+
+
+@dataclass
+class Registrar:
+    """Hashes and records the files the watcher hands over, one at a time."""
+
+    ctx: Context
+    watcher: Watcher
+    received: int = 0
+    done: int = 0
+
+    @property
+    def idle(self) -> bool:
+        return self.received == self.done
+
+    async def run(self, found: ObjectReceiveStream[Found]) -> None:
+        async with found:
+            async for item in found:
+                try:
+                    task = await register(self.ctx, item)
+                except OSError as exc:
+                    log.warning("drop.unreadable", file=item.rel_path, error=str(exc))
+                    self.watcher.forget(item.path)
+                    task = None
+                else:
+                    if task is None and item.path.exists():
+                        self.watcher.forget(item.path)
+                finally:
+                    self.done += 1
+
+
+@dataclass
+class Workers:
+    """`count` loops, each claiming the next task of any target and taking it forward."""
+
+    ctx: Context
+    targets: list[str]
+    given_up: set[int] = field(default_factory=set)
+    once_max_attempts: int | None = None
+    busy: int = 0
+
+    async def run(self, count: int) -> None:
+        async with anyio.create_task_group() as group:
+            for n in range(count):
+                group.start_soon(self.loop, n)
+
+    async def loop(self, n: int) -> None:
+        order = itertools.cycle(self.targets[n % len(self.targets):] + self.targets)
+        while not self.ctx.draining.is_set():
+            claimed = await self.claim(order)
+            if claimed is None:
+                await self.ctx.nudge.wait(IDLE_SECONDS)
+                continue
+            self.busy += 1
+            try:
+                await self.work(*claimed)
+            finally:
+                self.busy -= 1
+
+    async def claim(self, order: itertools.cycle[str]) -> tuple[TaskRow, Lease] | None:
+        settings = self.ctx.settings
+        for _ in range(len(self.targets)):
+            target = next(order)
+            claimed = await self.ctx.repo.claim(
+                target, self.ctx.owner, settings.daemon.lease_seconds,
+                settings.targets[target].max_active_imports)
+            if claimed is not None:
+                return claimed
+        return None
+
+    async def work(self, task: TaskRow, lease: Lease) -> None:
+        with structlog.contextvars.bound_contextvars(**task_context(task)):
+            if self.once_max_attempts and task.attempts > self.once_max_attempts:
+                self.given_up.add(task.id)
+                await self.ctx.repo.release(lease, retry_at=self.ctx.clock() + 3600,
+                                            error=task.error or "gave up")
+                return
+            try:
+                await process(self.ctx, task, lease)
+            except LeaseLost:
+                log.warning("task.lease_lost")
+            except RetryableError as exc:
+                await retry_later(self.ctx, task, lease, exc)
+            except (StreamError, OSError) as exc:
+                await fail(self.ctx, task, lease, exc)
+
+
+def owner_id() -> str:
+    """`host:pid:random`: the reaper of this host can tell when the process is gone."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def housekeeping(ctx: Context, *, adopt: bool = True) -> None:
+    """Renew our leases, take back dead ones, adopt imports nobody follows."""
+    settings = ctx.settings.daemon
+    host = socket.gethostname()
+    while True:  # until cancelled: leases are renewed through the drain too
+        await ctx.repo.renew(ctx.owner, settings.lease_seconds)
+        reaped = await ctx.repo.reap(host)
+        adopted = 0
+        if adopt and not ctx.draining.is_set():
+            adopted = await ctx.repo.adopt_imports(ctx.owner, settings.lease_seconds)
+        if reaped or adopted:
+            log.info("leases.taken_back", reaped=reaped, adopted=adopted)
+            ctx.nudge.set()
+        await anyio.sleep(max(settings.lease_seconds / 4, 0.5))
