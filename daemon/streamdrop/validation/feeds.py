@@ -60,6 +60,7 @@ _SHOWN_CHARS = 80  # how much of a bad value a message repeats
 _UNCHECKED = "unchecked"
 # Joins a foreign id and an instant into one compact key: neither contains NUL.
 _KEY_SEPARATOR = "\x00"
+_CANONICAL_TIME_LENGTH = len("2022-02-14T12:34:30Z")
 
 
 def parse_feed_groups(text: str) -> dict[str, str]:
@@ -401,7 +402,10 @@ def _feed_id_problem(feed_id: Any, role: str) -> str | None:
 
 def _activity_key(foreign_id: str, time: str) -> str:
     """The compact key an activity is found by; `time` must be RFC 3339."""
-    return f"{foreign_id}{_KEY_SEPARATOR}{instant_key(time)}"
+    # A valid time of 20 characters is "YYYY-MM-DDTHH:MM:SSZ", the canonical
+    # spelling already: the common case skips a second parse.
+    instant = time if len(time) == _CANONICAL_TIME_LENGTH else instant_key(time)
+    return f"{foreign_id}{_KEY_SEPARATOR}{instant}"
 
 
 def _group(feed_id: str) -> str:
