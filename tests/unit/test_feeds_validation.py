@@ -322,6 +322,11 @@ def test_activity_to_target_of_unknown_feed_group_is_a_reference_error() -> None
     assert result.stats == EMPTY_STATS
 
 
+def test_every_unknown_feed_group_in_activity_to_is_reported() -> None:
+    result = validate(add_activities(activity(to=["profile:7", "notify:1", "board:2"])))
+    assert [m.split('"')[1] for m in messages(result)] == ["profile", "board"]
+
+
 def test_activity_to_that_is_not_an_array_names_the_field() -> None:
     result = validate(add_activities(activity(to="notify:7")))
     assert messages(result) == ["validation error: activity.to must be an array, got string"]
@@ -645,3 +650,13 @@ def test_parse_feed_groups_refuses_malformed_text_with_a_clear_message(
 ) -> None:
     with pytest.raises(ValueError, match=complaint):
         parse_feed_groups(text)
+
+
+def test_foreign_id_containing_nul_is_keyed_and_reported_intact() -> None:
+    result = validate(add_activities(activity(foreign_id="a\x00b")),
+                      line("reactions", reaction(activity_foreign_id="a\x00b"),
+                           reaction(id="r2", activity_foreign_id="a\x00c")))
+    assert messages(result) == [
+        'reference error: activity with foreign_id "a\\u0000c" and time "2022-02-14T12:34:30Z" '
+        "doesn't exist in the file (reaction.activity_foreign_id)"
+    ]

@@ -10,7 +10,7 @@ Stream's documentation is silent:
   timeline, an aggregated or notification feed) may follow a flat feed, so
   the source `feedId` may be of any kind; it must still be a known group.
 - Feed groups match `^\\w+$` and feed ids `^[\\w-]+$` (ASCII), as Stream's
-  server-side SDKs enforce before any request.
+  SDKs enforce before any request.
 - A reaction's `time` and `activity_time` must be RFC 3339, like an
   activity's `time`; `activity_foreign_id` + `activity_time` match an activity
   by foreign id and *instant*, so "…Z" and "…+00:00" name the same activity.
@@ -58,7 +58,8 @@ _COLLECTION_STRINGS = ("collection", "id")
 _SHOWN_CHARS = 80  # how much of a bad value a message repeats
 # The kind of every feed group when the app's feed groups are not known.
 _UNCHECKED = "unchecked"
-# Joins a foreign id and an instant into one compact key: neither contains NUL.
+# Joins a foreign id and an instant into one compact key. An instant never
+# contains NUL, so the key's last NUL splits it back even if the id has one.
 _KEY_SEPARATOR = "\x00"
 _CANONICAL_TIME_LENGTH = len("2022-02-14T12:34:30Z")
 
@@ -212,7 +213,8 @@ class FeedsValidator:
             return True
         known = True
         for target in targets:
-            known = self._feed_group_known(target, "activity.to", index) is not None and known
+            if self._feed_group_known(target, "activity.to", index) is None:
+                known = False  # and go on: every unknown group is reported
         return known
 
     def _check_follows(self, data: list[Any]) -> int:
@@ -287,7 +289,7 @@ class FeedsValidator:
             if key in self._activities:
                 self._stats["reactions"] += countable
                 continue
-            foreign_id, _, instant = key.partition(_KEY_SEPARATOR)
+            foreign_id, _, instant = key.rpartition(_KEY_SEPARATOR)
             self._errors.add(Problem(
                 f"reference error: activity with foreign_id {_shown(foreign_id)} and time "
                 f"{_shown(instant)} doesn't exist in the file (reaction.activity_foreign_id)",
