@@ -251,7 +251,7 @@ class Emulator:
         record = state.ImportRecord(str(uuid.uuid4()), len(self.records), path, mode,
                                     merge_custom, now, slot.stored.size, slot.stored.sha256)
         self.records[record.id] = record
-        self._start_analysis(record, slot.stored.file)
+        self._start_analysis(record, slot.stored.file, now)
         return {"import_task": self._task(record, now)}, 201
 
     async def get_import(self, request: Request) -> tuple[dict[str, Any], int]:
@@ -292,17 +292,19 @@ class Emulator:
 
     # ---- analysis -----------------------------------------------------------
 
-    def _start_analysis(self, record: state.ImportRecord, file: Path) -> None:
+    def _start_analysis(self, record: state.ImportRecord, file: Path, began: float) -> None:
         done = anyio.Event()
         self.analyses[record.id] = done
         if self.task_group is None:
             raise RuntimeError("the emulator app must run with its lifespan")
-        self.task_group.start_soon(self._analyze, record, file, done)
+        self.task_group.start_soon(self._analyze, record, file, done, began)
 
-    async def _analyze(self, record: state.ImportRecord, file: Path, done: anyio.Event) -> None:
-        # The verdict's time is the analysis start plus its real length, so that
-        # a fake clock moved on meanwhile does not make the analysis look late.
-        began, started = self.clock.time(), time.perf_counter()
+    async def _analyze(
+        self, record: state.ImportRecord, file: Path, done: anyio.Event, began: float
+    ) -> None:
+        # The verdict's time is the creation time plus the analysis's real length,
+        # so that a fake clock moved on meanwhile does not make it look late.
+        started = time.perf_counter()
         try:
             verdict = await anyio.to_thread.run_sync(self._run_validator, file)
         finally:

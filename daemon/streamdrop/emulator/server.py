@@ -69,7 +69,10 @@ def serve(app: Starlette, sock: socket.socket) -> None:
 def bind(host: str, port: int = 0) -> socket.socket:
     """A listening socket; port 0 picks a free port, known before the server starts."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto given explicitly: asyncio sets TCP_NODELAY on accepted sockets only when
+    # proto == IPPROTO_TCP, and without it every keep-alive answer waits ~40 ms
+    # for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
