@@ -115,7 +115,8 @@ class ChatValidator:
         self.channel_id_pattern = "^[\\w!-]*$" if options.lighter_validation_id else "^[\\w-]*$"
         self.type_names = _JSONL_TYPE_NAMES if jsonl else _ARRAY_TYPE_NAMES
         self.body_key = "data" if jsonl else "item"
-        self._tables = {kind: cf.field_table(fields, jsonl=jsonl) for kind, fields in _FIELDS.items()}
+        self._tables = {kind: cf.field_table(fields, jsonl=jsonl)
+                        for kind, fields in _FIELDS.items()}
         self._attachment_table = cf.field_table(cf.ATTACHMENT_FIELDS, jsonl=jsonl)
         # kind -> (field table, facts, field rules, indexer, reference checks)
         self._kinds: dict[str, _KindRules] = {

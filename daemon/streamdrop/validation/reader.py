@@ -49,16 +49,23 @@ class ParseStop(Exception):
     """The file cannot be read any further (the reason was already reported)."""
 
 
+def _byte_position(piece: bytes | memoryview, char_position: int) -> int:
+    """orjson reports positions in characters; the reader works in bytes."""
+    data = bytes(piece)
+    if data.isascii():
+        return char_position
+    return len(data.decode("utf-8", "replace")[:char_position].encode("utf-8"))
+
+
 def _describe_json_error(piece: bytes | memoryview, exc: orjson.JSONDecodeError) -> tuple[str, int]:
     """Return a message and the byte position inside `piece` where the problem is."""
-    position = exc.pos
     if "UTF-8" in exc.msg:
         try:
             bytes(piece).decode("utf-8")
         except UnicodeDecodeError as bad:
             byte = bytes(piece)[bad.start]
             return f"invalid UTF-8 byte 0x{byte:02x}", bad.start
-    return exc.msg, position
+    return exc.msg, _byte_position(piece, exc.pos)
 
 
 class _Buffer:
@@ -261,10 +268,10 @@ class ArrayReader:
         try:
             value = orjson.loads(piece)
         except orjson.JSONDecodeError as exc:
-            if exc.msg in _EOF_MESSAGES and exc.pos >= end - start:
+            if exc.msg in _EOF_MESSAGES:
                 return None
             if exc.msg == _TRAILING_MESSAGE:
-                return self._decode_exact(start, start + exc.pos, index)
+                return self._decode_exact(start, start + _byte_position(piece, exc.pos), index)
             message, where = _describe_json_error(piece, exc)
             self._bad_item(start, start + where, index, message)
             return self._value_end(start, tolerant=True)[1]
@@ -294,7 +301,7 @@ class ArrayReader:
             orjson.loads(piece)
         except orjson.JSONDecodeError as exc:
             if exc.msg == _TRAILING_MESSAGE:
-                return self._decode_exact(start, start + exc.pos, index)
+                return self._decode_exact(start, start + _byte_position(piece, exc.pos), index)
             if exc.msg in _EOF_MESSAGES:
                 self._bad_item(start, len(data), index,
                                "unexpected end of file inside this item (is the file truncated?)")

@@ -1,0 +1,112 @@
+"""`streamdrop validate` as a user runs it: a subprocess, real files, exit codes, streams."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "stream-cli"
+STREAMDROP = [sys.executable, "-m", "streamdrop"]
+
+
+def validate(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
+    return subprocess.run([*STREAMDROP, "validate", *map(str, args)], capture_output=True,
+                          text=True, timeout=60, env=env, check=False)
+
+
+def test_valid_file_prints_stream_cli_shape_and_exits_0() -> None:
+    run = validate(CONFORMANCE / "valid-data.json", "--roles", "user",
+                   "--channel-types", "messaging", "--output", "json")
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["Errors"] is None
+    assert out["Stats"] == {"channels": 3, "devices": 2, "members": 4, "messages": 3,
+                            "reactions": 3, "users": 4}
+
+
+def test_invalid_file_lists_errors_with_their_place_and_exits_1() -> None:
+    run = validate(CONFORMANCE / "invalid-devices.json", "--roles", "user",
+                   "--channel-types", "messaging:5000")
+    assert run.returncode == 1
+    out = json.loads(run.stdout)  # not a terminal: JSON by default
+    assert out["ErrorCount"] == 7
+    first = out["Errors"][0]
+    assert first["error"] == "validation error: device.id max length exceeded (255)"
+    assert set(first) == {"error", "item", "line", "offset"}
+    assert first["item"] == 1
+
+
+def test_max_errors_lists_fewer_but_counts_all() -> None:
+    run = validate(CONFORMANCE / "invalid-channels.json", "--roles", "user",
+                   "--channel-types", "messaging", "--max-errors", "2")
+    out = json.loads(run.stdout)
+    assert len(out["Errors"]) == 2 and out["ErrorCount"] == 12
+
+
+def test_tree_output_is_for_people() -> None:
+    run = validate(CONFORMANCE / "invalid-users.json", "--roles", "user", "--output", "tree")
+    assert run.returncode == 1
+    assert "INVALID" in run.stdout and "at line" in run.stdout and "users: 1" in run.stdout
+
+
+def test_missing_file_is_a_usage_problem_on_stderr(tmp_path: Path) -> None:
+    run = validate(tmp_path / "nope.json")
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert "cannot read" in run.stderr and "nope.json" in run.stderr
+
+
+def test_bad_flag_value_is_exit_2() -> None:
+    run = validate(CONFORMANCE / "valid-data.json", "--channel-types", "messaging:long")
+    assert run.returncode == 2
+    assert "max_message_length" in run.stderr
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"", "empty"),
+    (b"\x00\x01\x02binary", "not an import file"),
+    (b'[{"type":"user","item":{"id":"a"}},{"type":"us', "truncated"),
+])
+def test_bad_bytes_give_a_clear_error_never_a_traceback(tmp_path: Path, content: bytes,
+                                                         words: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    run = validate(path)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert words in json.loads(run.stdout)["Errors"][0]["error"]
+
+
+def test_max_size_refuses_without_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_bytes(b"[" + b" " * 2000 + b"]")
+    run = validate(path, "--max-size", "1000")
+    assert run.returncode == 1
+    assert "more than the 1,000 bytes" in json.loads(run.stdout)["Errors"][0]["error"]
+    assert validate(path, "--max-size", "0").returncode == 0
+
+
+def test_feeds_without_feed_groups_warns_that_they_were_not_checked(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.jsonl"
+    path.write_text('{"instruction": "follow", "feedId": "user:1", "data": ["user:2"]}\n')
+    run = validate(path)
+    out = json.loads(run.stdout)
+    assert run.returncode == 0, out
+    assert out["Format"] == "feeds"
+    assert out["Warnings"]
+
+
+def test_validate_starts_without_the_daemon_stack() -> None:
+    code = ("import sys; from streamdrop.cli import main; main(['validate', '--help']) "
+            "if False else None; import streamdrop.commands.validate, streamdrop.validation; "
+            "heavy = {'sqlalchemy', 'httpx', 'anyio', 'structlog', 'starlette', 'uvicorn'}; "
+            "print(sorted(heavy & set(sys.modules)))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=30)
+    assert run.stdout.strip() == "[]"
