@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -150,5 +153,26 @@ def run(args: argparse.Namespace) -> int:
     shown = f"[{config.host}]" if ":" in config.host else config.host
     url = config.public_url or f"http://{shown}:{sock.getsockname()[1]}"
     sys.stderr.write(_banner(config, url, config.api_secret == cfg.DEFAULT_API_SECRET))
-    serve(create_app(config), sock)
+    with _sigterm_as_stop():
+        serve(create_app(config), sock)
     return 0
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived: uvicorn has shut down gracefully (or had not started yet)."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_stop() -> Iterator[None]:
+    # uvicorn shuts down on SIGTERM and then raises the signal again; left at its
+    # default, that kills the process (exit -15). A stop that was asked for exits 0.
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except _Stopped:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
