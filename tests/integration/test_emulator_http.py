@@ -485,3 +485,19 @@ async def test_async_client_sees_dropped_connection_and_concurrent_requests(
             for _ in range(20):
                 group.start_soon(fetch)
         assert statuses == [200] * 20
+
+
+def test_logs_never_carry_the_secret_the_jwt_or_upload_tokens(clock: FakeClock) -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs, running_emulator(clock=clock) as emu, api(emu) as client:
+        urls = upload(client, VALID)
+        RAW.put(urls["upload_url"], content=VALID)  # refused: already used
+        client.post("/imports", json={"path": urls["path"], "mode": "upsert"})
+        RAW.get(emu.base_url + "/roles", params={"api_key": emu.api_key},
+                headers={"Authorization": "Bearer x", "stream-auth-type": "jwt"})
+        token = urls["upload_url"].split("token=")[1].split("&")[0]
+        secrets = [emu.api_secret, emu.server_token(), token]
+    assert logs
+    text = repr(logs)
+    assert not [s for s in secrets if s in text]

@@ -143,11 +143,16 @@ class Emulator:
         self.faults_injected = 0
         self.started_at = state.timestamp(self.clock.time())
         self.own_data_dir = config.data_dir is None
-        self.data_dir = Path(tempfile.mkdtemp(prefix="streamdrop-emulator-")) \
-            if config.data_dir is None else config.data_dir
+        self.data_dir = config.data_dir or Path()
+        self.uploads_dir = self.data_dir / "uploads"
+        self.task_group: TaskGroup | None = None
+
+    def open(self) -> None:
+        """Make the data folder (a temp one unless --data-dir was given)."""
+        if self.own_data_dir:
+            self.data_dir = Path(tempfile.mkdtemp(prefix="streamdrop-emulator-"))
         self.uploads_dir = self.data_dir / "uploads"
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
-        self.task_group: TaskGroup | None = None
 
     def close(self) -> None:
         """Remove the data folder if the emulator made it (a given --data-dir is kept)."""
@@ -473,6 +478,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(emu.open)
         log.info("emulator ready", seed=emu.seed, data_dir=str(emu.data_dir))
         try:
             async with anyio.create_task_group() as group:
