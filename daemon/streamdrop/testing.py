@@ -12,15 +12,17 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from streamdrop.emulator.config import EmulatorConfig
+
+if TYPE_CHECKING:
+    from streamdrop.emulator.app import Validator
 
 # A whole multiple of 60, so a fake clock starts at the beginning of a rate window.
 FAKE_EPOCH = 1_699_999_980.0
@@ -116,7 +118,7 @@ class EmulatorHandle:
 
 @contextmanager
 def running_emulator(
-    *, clock: FakeClock | None = None, validator: Any = None, **config: Any
+    *, clock: FakeClock | None = None, validator: Validator | None = None, **config: Any
 ) -> Iterator[EmulatorHandle]:
     """Serve the emulator on 127.0.0.1, on a free port, in a background thread.
 
@@ -146,11 +148,3 @@ def running_emulator(
         handle._http.close()
         server.stop()
 
-
-def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.01) -> None:
-    """Poll `predicate()` until it is true (for things that finish in a worker thread)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        time.sleep(interval)

@@ -292,12 +292,17 @@ def test_upload_over_the_cap_is_413_and_keeps_nothing(clock: FakeClock) -> None:
         too_big = RAW.put(urls["upload_url"], content=b"x" * 101)
         assert too_big.status_code == 413
         assert "EntityTooLarge" in too_big.text
-        # Chunked, so the size is found while streaming rather than declared.
-        streamed = RAW.put(urls["upload_url"], content=iter([b"x" * 60, b"x" * 60]))
-        assert streamed.status_code == 413
         refused = client.post("/imports", json={"path": urls["path"], "mode": "upsert"})
         assert_stream_error(refused, 400, 4)
         assert RAW.put(urls["upload_url"], content=b"x" * 100).status_code == 200
+
+
+def test_chunked_upload_without_length_is_411_as_s3_answers(client: httpx.Client) -> None:
+    urls = client.post("/import_urls", json={"filename": "a.jsonl"}).json()
+    chunked = RAW.put(urls["upload_url"], content=iter([VALID[:10], VALID[10:]]))
+    assert chunked.status_code == 411
+    assert "MissingContentLength" in chunked.text
+    assert RAW.put(urls["upload_url"], content=VALID).status_code == 200
 
 
 def test_failed_upload_answers_500_stores_nothing_and_can_be_retried(

@@ -53,8 +53,12 @@ def too_large() -> UploadRefused:
 
 
 def check_declared_size(content_length: str | None, max_bytes: int) -> None:
-    """Refuse before reading a byte when the declared length is already over the cap."""
-    if content_length and content_length.isdigit() and int(content_length) > max_bytes:
+    """Refuse before reading a byte: no declared length (S3's presigned PUT takes no
+    chunked bodies), or one already over the cap."""
+    if content_length is None or not content_length.isdigit():
+        message = "You must provide the Content-Length HTTP header."
+        raise UploadRefused(411, "MissingContentLength", message)
+    if int(content_length) > max_bytes:
         raise too_large()
 
 
