@@ -1,0 +1,192 @@
+"""Operator commands on the task database: status, tasks, show, retry, skip, pause, resume.
+
+Results go to stdout (JSON with --json); they talk to the database only, so
+they work while daemons run, from any machine that reaches the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_CONFIG = 2
+EXIT_FAILED = 1
+TASK_FIELDS = ("id", "file", "sha256", "mode", "target", "state", "import_id", "import_state",
+               "attempts", "size", "rule", "source_path", "dest_path", "remote_path",
+               "duplicate_of", "error", "found_at", "finished_at")
+
+
+def register(subparsers: Any) -> None:
+    status = _command(subparsers, "status", "counts by state, the oldest unfinished task",
+                      cmd_status)
+    status.add_argument("--json", action="store_true", help="print JSON")
+    tasks = _command(subparsers, "tasks", "list tasks (all, unless --limit)", cmd_tasks)
+    tasks.add_argument("--state", help="only tasks in this state (e.g. failed, completed)")
+    tasks.add_argument("--limit", type=int, default=None, help="at most this many")
+    tasks.add_argument("--json", action="store_true",
+                       help="print a JSON list (id, file, sha256, mode, target, state, "
+                       "import_id, ...)")
+    show = _command(subparsers, "show", "one task with its events", cmd_show)
+    show.add_argument("task", type=int, metavar="TASK")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    retry = _command(subparsers, "retry", "run a finished task again, on purpose", cmd_retry)
+    retry.add_argument("task", type=int, metavar="TASK")
+    skip = _command(subparsers, "skip", "give up an unfinished task (its worker lets go)",
+                    cmd_skip)
+    skip.add_argument("task", type=int, metavar="TASK")
+    pause = _command(subparsers, "pause", "hold a target's next imports", cmd_pause)
+    pause.add_argument("target", metavar="TARGET", help="'default' is [stream]")
+    resume = _command(subparsers, "resume", "let a paused target go on", cmd_resume)
+    resume.add_argument("target", metavar="TARGET")
+
+
+def _command(subparsers: Any, name: str, text: str, handler: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=text, description=text)
+    parser.add_argument("--config", type=Path, required=True, metavar="FILE",
+                        help="the daemon's TOML configuration")
+    parser.set_defaults(handler=lambda args: _run(handler, args))
+    return parser
+
+
+def _run(handler: Any, args: argparse.Namespace) -> int:
+    import anyio
+
+    from streamdrop import db, settings
+    from streamdrop.repository import Conflict, NotFound, Repository
+
+    try:
+        config = settings.load(args.config)
+    except settings.ConfigError as exc:
+        print(f"streamdrop: configuration error in {args.config}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def main() -> int:
+        await db.upgrade(config.database_url)
+        repo = Repository.from_url(config.database_url)
+        try:
+            return int(await handler(repo, args, config))
+        except (NotFound, Conflict) as exc:
+            print(f"streamdrop: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        finally:
+            await repo.close()
+
+    _quiet_logs()
+    return anyio.run(main)
+
+
+def _quiet_logs() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+
+
+def _iso(seconds: float | None) -> str | None:
+    from datetime import UTC, datetime
+
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def task_json(task: Any) -> dict[str, Any]:
+    out = {name: getattr(task, name, None) for name in TASK_FIELDS}
+    out["file"] = task.rel_path
+    out["found_at"], out["finished_at"] = _iso(task.found_at), _iso(task.finished_at)
+    return out
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False))
+
+
+async def cmd_status(repo: Any, args: argparse.Namespace, _config: Any) -> int:
+    counts = await repo.counts()
+    oldest = await repo.oldest_unfinished()
+    paused = [t.name for t in await repo.list_targets() if t.paused]
+    result = {"counts": counts, "total": sum(counts.values()),
+              "oldest_unfinished": task_json(oldest) if oldest else None, "paused": paused}
+    if args.json:
+        _print_json(result)
+        return 0
+    for state, n in sorted(counts.items()):
+        print(f"{state:<11} {n}")
+    print(f"{'total':<11} {result['total']}")
+    if oldest is not None:
+        print(f"oldest unfinished: task {oldest.id} {oldest.rel_path} ({oldest.state}, found "
+              f"{_iso(oldest.found_at)})")
+    if paused:
+        print("paused targets: " + ", ".join(paused))
+    return 0
+
+
+async def cmd_tasks(repo: Any, args: argparse.Namespace, _config: Any) -> int:
+    rows = await repo.list_tasks(state=args.state, limit=args.limit)
+    if args.json:
+        _print_json([task_json(t) for t in rows])
+        return 0
+    for t in rows:
+        print(f"{t.id:>6}  {t.state:<10} {t.mode:<6} {t.target:<10} {t.import_id or '-':<36}  "
+              f"{t.rel_path}")
+    return 0
+
+
+async def cmd_show(repo: Any, args: argparse.Namespace, _config: Any) -> int:
+    task = await repo.get(args.task)
+    events = await repo.events_of(args.task)
+    data = task_json(task)
+    data["report"] = json.loads(task.report) if task.report else None
+    data["events"] = [{"at": _iso(e.at), "from": e.from_state, "to": e.to_state,
+                       "detail": e.detail, "owner": e.owner} for e in events]
+    if args.json:
+        _print_json(data)
+        return 0
+    for key in TASK_FIELDS:
+        if data.get(key) is not None:
+            print(f"{key:<13} {data[key]}")
+    for event in data["events"]:
+        print(f"  {event['at']}  {event['from'] or '-':>10} -> {event['to']:<10} "
+              f"{event['detail'] or ''}")
+    return 0
+
+
+def _file_of(task: Any) -> str | None:
+    """Where the task's file is now: its destination folder, or still where it was found."""
+    return next((p for p in (task.dest_path, task.source_path) if p and Path(p).exists()), None)
+
+
+async def cmd_retry(repo: Any, args: argparse.Namespace, _config: Any) -> int:
+    task = await repo.get(args.task)
+    where = _file_of(task)
+    if where is None:
+        print(f"streamdrop: task {task.id}: its file is neither at {task.dest_path} nor at "
+              f"{task.source_path}", file=sys.stderr)
+        return EXIT_FAILED
+    retried = await repo.retry(task.id, where)
+    print(f"task {retried.id} is pending again (file {where})")
+    return 0
+
+
+async def cmd_skip(repo: Any, args: argparse.Namespace, _config: Any) -> int:
+    task = await repo.skip(args.task)
+    print(f"task {task.id} skipped")
+    return 0
+
+
+async def cmd_pause(repo: Any, args: argparse.Namespace, config: Any) -> int:
+    if args.target not in config.targets:
+        print(f"streamdrop: no target {args.target!r} in {args.config}", file=sys.stderr)
+        return EXIT_FAILED
+    await repo.set_paused(args.target, True, "operator")
+    print(f"target {args.target} paused")
+    return 0
+
+
+async def cmd_resume(repo: Any, args: argparse.Namespace, config: Any) -> int:
+    if args.target not in config.targets:
+        print(f"streamdrop: no target {args.target!r} in {args.config}", file=sys.stderr)
+        return EXIT_FAILED
+    await repo.set_paused(args.target, False)
+    print(f"target {args.target} resumed")
+    return 0
