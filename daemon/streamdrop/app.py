@@ -23,7 +23,7 @@ from anyio.abc import TaskGroup
 from streamdrop import db, notify
 from streamdrop.pipeline import Context
 from streamdrop.poller import Poller
-from streamdrop.repository import Repository
+from streamdrop.repository import Repository, TaskRow
 from streamdrop.settings import Settings
 from streamdrop.stream_api import StreamClient
 from streamdrop.tasks import FINAL_STATES
@@ -146,8 +146,9 @@ class Daemon:
             if watcher.waiting or not registrar.idle:
                 continue
             unfinished = await ctx.repo.unfinished()
+            paused = {t.name for t in await ctx.repo.list_targets() if t.paused}
             given_up = workers.given_up | poller.given_up(limit)
-            if all(task.id in given_up for task in unfinished) and not workers.busy:
+            if all(_blocked(task, given_up, paused) for task in unfinished) and not workers.busy:
                 await self._flush_notifications(ctx)
                 self.exit_code = EXIT_OK if not unfinished else EXIT_UNFINISHED
                 await self._log_summary(ctx, unfinished_ids=[t.id for t in unfinished])
@@ -182,6 +183,13 @@ class Daemon:
                 log.info("daemon.draining", signal=signal.Signals(signum).name,
                          grace_seconds=self.settings.daemon.grace_seconds)
                 self._begin_drain(ctx)
+
+
+def _blocked(task: TaskRow, given_up: set[int], paused: set[str]) -> bool:
+    """--once: a task this run cannot take further (tried too often, or its target paused)."""
+    if task.id in given_up:
+        return True
+    return task.target in paused and task.lease_owner is None and task.state != "importing"
 
 
 def _safe_url(url: str) -> str:

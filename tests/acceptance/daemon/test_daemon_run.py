@@ -6,7 +6,7 @@ import json
 import signal
 import time
 
-from conftest import Setup, chat_file, drop, imported_sha256s, invalid_file, sha256, stop
+from daemon_harness import Setup, chat_file, drop, imported_sha256s, invalid_file, sha256, stop
 
 
 def test_modes_follow_rules_in_nested_folders(setup: Setup) -> None:
