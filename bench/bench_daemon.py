@@ -1,9 +1,9 @@
-"""The daemon's throughput and memory: `python -m bench daemon [--files N] [--big-mib M]`.
+"""The daemon's throughput and memory: `python -m bench daemon [--files N] [--big-mb M]`.
 
 1. N small chat files dropped at once, `streamdrop run --once` against the
    emulator: files per second (start to exit, migrations included) and the
    daemon's peak RSS.
-2. One big generated chat file (default 280 MiB): the daemon's RSS sampled
+2. One big generated chat file (default 280 MB): the daemon's RSS sampled
    every 0.2 s while it hashes, validates and uploads, to show it stays flat.
 
 Prints figures; passes or fails nothing. The emulator runs in this process.
@@ -103,20 +103,20 @@ def bench_files(count: int, root: Path) -> dict[str, Any]:
             "peak_rss_mib": round(max(peak, *(s[1] for s in samples)) / 1024, 1)}
 
 
-def bench_big(mib: int, root: Path) -> dict[str, Any]:
+def bench_big(mb: int, root: Path) -> dict[str, Any]:
     from bench.generate import write  # only this benchmark needs it
 
     drop = root / "drop"
     drop.mkdir()
     big = drop / "big.jsonl"
-    write(big, mib * 2**20, "jsonl")
+    write(big, mb * 1_000_000, "jsonl")
     size = big.stat().st_size
     with running_emulator(step_seconds=0.5, rate_limit=100_000) as emulator:
         config = write_config(root, emulator, active=1, workers=1)
         code, seconds, samples = run_daemon(config, timeout=3600)
         imported = len(emulator.imports())
     rss = [kib for _, kib in samples]
-    return {"file_mib": round(size / 2**20, 1), "imported": imported, "exit_code": code,
+    return {"file_mb": round(size / 1e6, 1), "imported": imported, "exit_code": code,
             "seconds": round(seconds, 1), "rss_mib_min": round(min(rss) / 1024, 1),
             "rss_mib_median": round(sorted(rss)[len(rss) // 2] / 1024, 1),
             "rss_mib_max": round(max(rss) / 1024, 1),
@@ -126,7 +126,7 @@ def bench_big(mib: int, root: Path) -> dict[str, Any]:
 def main(args: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench daemon")
     parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--big-mib", type=int, default=280)
+    parser.add_argument("--big-mb", type=int, default=280, help="decimal MB (Stream caps at 300)")
     parser.add_argument("--only", choices=("files", "big"))
     options = parser.parse_args(args)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -136,4 +136,4 @@ def main(args: list[str]) -> None:
             print("small files:", json.dumps(bench_files(options.files, Path(tmp))), flush=True)
     if options.only in (None, "big"):
         with tempfile.TemporaryDirectory(prefix="streamdrop-bench-") as tmp:
-            print("big upload:", json.dumps(bench_big(options.big_mib, Path(tmp))), flush=True)
+            print("big upload:", json.dumps(bench_big(options.big_mb, Path(tmp))), flush=True)

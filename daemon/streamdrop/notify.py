@@ -77,6 +77,9 @@ async def run(repo: Repository, max_attempts: int, stop: anyio.Event,
               interval: float = 1.0) -> None:
     rng = random.Random()
     while not stop.is_set():
-        await deliver_due(repo, max_attempts, rng)
+        try:
+            await deliver_due(repo, max_attempts, rng)
+        except Exception:  # the outbox keeps them: try again on the next round
+            log.exception("notify.round_failed")
         with anyio.move_on_after(interval):
             await stop.wait()

@@ -51,7 +51,11 @@ class Poller:
 
     async def run(self) -> None:
         while not self.ctx.draining.is_set():
-            wait = await self.tick()
+            try:
+                wait = await self.tick()
+            except Exception:  # a database hiccup or a bug: log it, keep following imports
+                log.exception("poller.tick_failed")
+                wait = self.ctx.settings.poll.min_interval_seconds
             await self.ctx.nudge.wait(wait)
 
     async def tick(self) -> float:

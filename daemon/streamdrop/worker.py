@@ -3,6 +3,7 @@ keeping leases alive and taking back those of dead daemons."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -42,8 +43,8 @@ class Registrar:
             async for item in found:
                 try:
                     task = await register(self.ctx, item)
-                except OSError as exc:
-                    log.warning("drop.unreadable", file=item.rel_path, error=str(exc))
+                except Exception as exc:  # unreadable file, database hiccup: look again later
+                    log.warning("drop.register_failed", file=item.rel_path, error=str(exc))
                     self.watcher.forget(item.path)
                     task = None
                 else:
@@ -107,6 +108,13 @@ class Workers:
                 await retry_later(self.ctx, task, lease, exc)
             except (StreamError, OSError) as exc:
                 await fail(self.ctx, task, lease, exc)
+            except Exception as exc:  # a bug or a database hiccup: retry later, keep running
+                log.exception("task.unexpected_error")
+                await self._release_quietly(task, lease, exc)
+
+    async def _release_quietly(self, task: TaskRow, lease: Lease, exc: Exception) -> None:
+        with contextlib.suppress(Exception):
+            await retry_later(self.ctx, task, lease, RetryableError(f"{type(exc).__name__}: {exc}"))
 
 
 def owner_id() -> str:
@@ -119,12 +127,20 @@ async def housekeeping(ctx: Context, *, adopt: bool = True) -> None:
     settings = ctx.settings.daemon
     host = socket.gethostname()
     while True:  # until cancelled: leases are renewed through the drain too
-        await ctx.repo.renew(ctx.owner, settings.lease_seconds)
-        reaped = await ctx.repo.reap(host)
-        adopted = 0
-        if adopt and not ctx.draining.is_set():
-            adopted = await ctx.repo.adopt_imports(ctx.owner, settings.lease_seconds)
-        if reaped or adopted:
-            log.info("leases.taken_back", reaped=reaped, adopted=adopted)
-            ctx.nudge.set()
+        try:
+            await _keep_house(ctx, host, adopt=adopt)
+        except Exception:
+            log.exception("leases.housekeeping_failed")
         await anyio.sleep(max(settings.lease_seconds / 4, 0.5))
+
+
+async def _keep_house(ctx: Context, host: str, *, adopt: bool) -> None:
+    settings = ctx.settings.daemon
+    await ctx.repo.renew(ctx.owner, settings.lease_seconds)
+    reaped = await ctx.repo.reap(host)
+    adopted = 0
+    if adopt and not ctx.draining.is_set():
+        adopted = await ctx.repo.adopt_imports(ctx.owner, settings.lease_seconds)
+    if reaped or adopted:
+        log.info("leases.taken_back", reaped=reaped, adopted=adopted)
+        ctx.nudge.set()
