@@ -20,3 +20,19 @@ def emulator() -> Iterator[EmulatorHandle]:
 @pytest.fixture
 def setup(tmp_path: Path, emulator: EmulatorHandle) -> Setup:
     return Setup(tmp_path, emulator)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL server for the session (skipped without binaries)."""
+    from streamdrop.pgcluster import ClusterUnavailable, temporary_cluster
+
+    try:
+        cluster = temporary_cluster()
+        base_url = cluster.__enter__()
+    except ClusterUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield base_url
+    finally:
+        cluster.__exit__(None, None, None)

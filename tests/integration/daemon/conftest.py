@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import glob
 import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from streamdrop import db
+from streamdrop.pgcluster import ClusterUnavailable, create_database, temporary_cluster
 from streamdrop.repository import Repository
 
 
@@ -46,23 +40,6 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'streamdrop.db'}"
 
 
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _as_postgres_user() -> list[str]:
-    """initdb refuses to run as root: run the cluster as the `postgres` user then."""
-    if os.geteuid() != 0:
-        return []
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        pytest.skip("running as root and there is no `postgres` user to run a cluster as")
-    return ["runuser", "-u", "postgres", "--"]
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A base URL (no database name) of a PostgreSQL server for this test session."""
@@ -70,42 +47,21 @@ def postgres_server() -> Iterator[str]:
     if given:
         yield given.rsplit("/", 1)[0]
         return
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        pytest.skip("no PostgreSQL binaries under /usr/lib/postgresql/*/bin (install Debian's "
-                    "postgresql package or set STREAMDROP_TEST_POSTGRES_URL)")
-    bindir = Path(found[-1]).parent
-    prefix = _as_postgres_user()
-    root = Path(tempfile.mkdtemp(prefix="streamdrop-pg-"))
-    if prefix:
-        shutil.chown(root, "postgres", "postgres")
-    data, port = root / "data", _free_port()
-    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "streamdrop",
-                    "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
-    options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root} -F"
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w",
-                    "-l", str(root / "log"), "start"], check=True, capture_output=True)
     try:
-        yield f"postgresql+asyncpg://streamdrop@127.0.0.1:{port}"
+        cluster = temporary_cluster()
+        base_url = cluster.__enter__()
+    except ClusterUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield base_url
     finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], check=False, capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.__exit__(None, None, None)
 
 
 @pytest.fixture
-async def postgres_url(postgres_server: str) -> AsyncIterator[str]:
+async def postgres_url(postgres_server: str) -> str:
     """A fresh database on the session's server."""
-    import asyncpg
-
-    name = "t_" + uuid.uuid4().hex[:12]
-    dsn = postgres_server.replace("postgresql+asyncpg", "postgresql") + "/postgres"
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"{postgres_server}/{name}"
+    return await create_database(postgres_server, "t_" + uuid.uuid4().hex[:12])
 
 
 @pytest.fixture
