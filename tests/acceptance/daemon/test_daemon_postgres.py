@@ -13,7 +13,8 @@ from streamdrop.pgcluster import create_database
 
 
 @pytest.mark.postgres
-def test_two_daemons_on_one_database_import_each_file_once(setup: Setup, postgres_server: str) -> None:
+def test_two_daemons_on_one_database_import_each_file_once(
+        setup: Setup, postgres_server: str) -> None:
     url = anyio.run(create_database, postgres_server, "t_" + uuid.uuid4().hex[:12])
     setup.sections["database"]["url"] = url
     setup.sections["stream"]["max_active_imports"] = 2
