@@ -36,7 +36,8 @@ def small_file(n: int) -> bytes:
     return json.dumps(user).encode() + b"\n" + SAMPLE
 
 
-def write_config(root: Path, emulator: EmulatorHandle, *, active: int, workers: int) -> Path:
+def write_config(root: Path, emulator: EmulatorHandle, *, active: int, workers: int,
+                 level: str = "warning") -> Path:
     config = root / "streamdrop.toml"
     config.write_text(f"""
 [stream]
@@ -56,7 +57,7 @@ list_threshold = 10
 [daemon]
 workers = {workers}
 [log]
-level = "warning"
+level = "{level}"
 """)
     return config
 
@@ -80,7 +81,7 @@ def run_daemon(config: Path, timeout: float) -> tuple[int, float, list[tuple[flo
     samples: list[tuple[float, int]] = []
     while proc.poll() is None:
         if (rss := rss_kib(proc.pid)) is not None:
-            samples.append((time.monotonic() - started, rss))
+            samples.append((time.time(), rss))
         if time.monotonic() - started > timeout:
             proc.kill()
         time.sleep(0.2)
@@ -112,15 +113,33 @@ def bench_big(mb: int, root: Path) -> dict[str, Any]:
     write(big, mb * 1_000_000, "jsonl")
     size = big.stat().st_size
     with running_emulator(step_seconds=0.5, rate_limit=100_000) as emulator:
-        config = write_config(root, emulator, active=1, workers=1)
+        config = write_config(root, emulator, active=1, workers=1, level="info")
         code, seconds, samples = run_daemon(config, timeout=3600)
         imported = len(emulator.imports())
-    rss = [kib for _, kib in samples]
+    phases = phase_times(root / "daemon.log")
+    upload = [kib for t, kib in samples
+              if phases.get("task.uploading", 0) <= t <= phases.get("stream.uploaded", 0)]
     return {"file_mb": round(size / 1e6, 1), "imported": imported, "exit_code": code,
-            "seconds": round(seconds, 1), "rss_mib_min": round(min(rss) / 1024, 1),
-            "rss_mib_median": round(sorted(rss)[len(rss) // 2] / 1024, 1),
-            "rss_mib_max": round(max(rss) / 1024, 1),
-            "rss_mib_every_5s": [round(kib / 1024) for t, kib in samples[::25]]}
+            "seconds": round(seconds, 1),
+            "upload_seconds": round(phases.get("stream.uploaded", 0)
+                                    - phases.get("task.uploading", 0), 1),
+            "rss_mib_max": round(max(kib for _, kib in samples) / 1024, 1),
+            "rss_mib_during_upload_min": round(min(upload, default=0) / 1024, 1),
+            "rss_mib_during_upload_max": round(max(upload, default=0) / 1024, 1),
+            "rss_mib_every_2s": [round(kib / 1024) for _, kib in samples[::10]]}
+
+
+def phase_times(log: Path) -> dict[str, float]:
+    """When each event was first logged (Unix seconds), from the daemon's JSON lines."""
+    from datetime import datetime
+
+    out: dict[str, float] = {}
+    for line in log.read_text().splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            moment = datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00"))
+            out.setdefault(record["event"], moment.timestamp())
+    return out
 
 
 def main(args: list[str]) -> None:
