@@ -20,7 +20,7 @@ import anyio
 import structlog
 from anyio.abc import TaskGroup
 
-from streamdrop import db, notify
+from streamdrop import db, metrics, notify
 from streamdrop.pipeline import Context
 from streamdrop.poller import Poller
 from streamdrop.repository import Repository, TaskRow
@@ -70,6 +70,8 @@ class Daemon:
         return self.exit_code
 
     async def _start(self, ctx: Context) -> None:
+        if self.settings.metrics.port:
+            metrics.serve(self.settings.metrics.host, self.settings.metrics.port)
         await ctx.repo.ensure_targets(self.used_targets())
         await ctx.repo.reap(socket.gethostname())
         log.info("daemon.started", owner=ctx.owner, drop=str(self.settings.drop.path),

@@ -21,7 +21,7 @@ import anyio
 import orjson
 import structlog
 
-from streamdrop import files
+from streamdrop import files, metrics
 from streamdrop.errors import FileChangedError, RetryableError, StreamError
 from streamdrop.fingerprint import identity, sha256_file
 from streamdrop.repository import Lease, NewTask, Notification, Repository, TaskRow
@@ -253,10 +253,11 @@ async def upload_and_create(ctx: Context, task: TaskRow, lease: Lease) -> None:
     await shielded(ctx.repo.advance(lease, State.UPLOADING, remote_path=target.path))
     log.info("task.uploading", remote_path=target.path)
     try:
-        await client.upload(target.upload_url, path)
+        sent = await client.upload(target.upload_url, path)
     except FileChangedError:
         await skip_changed(ctx, task, lease)
         return
+    metrics.uploaded(task.target, sent)
     created = await client.create_import(target.path, _mode(task.mode), task.merge_custom)
     now = ctx.clock()
     await shielded(ctx.repo.advance(
@@ -345,6 +346,7 @@ async def finish(ctx: Context, task: TaskRow, lease: Lease, state: State,
         await shielded(ctx.repo.set_paused(task.target, True, f"task {task.id} {state.value}"))
         log.warning("target.paused", target=task.target, reason=f"task {task.id} {state.value}")
     ctx.nudge.set()
+    metrics.task_finished(row.target, state.value, ctx.clock() - row.found_at)
     log.info("task.finished", task_id=row.id, file=row.rel_path, sha256=row.sha256,
              mode=row.mode, target=row.target, state=state.value, import_id=row.import_id,
              error=error, moved_to=str(dest) if dest else None,

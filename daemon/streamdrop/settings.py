@@ -116,6 +116,12 @@ class NotifySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    port: int = 0  # 0: no metrics endpoint
+    host: str = "127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "info"
     format: str = "auto"
@@ -131,6 +137,7 @@ class Settings:
     daemon: DaemonSettings = DaemonSettings()
     notify: NotifySettings = NotifySettings()
     log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
     source: Path | None = None
 
     def rule_for(self, rel_path: str) -> Rule | None:
@@ -259,7 +266,8 @@ DAEMON_KEYS = {"workers", "lease_seconds", "grace_seconds", "retry_max_delay_sec
                "once_max_attempts", "validation_cache_seconds"}
 RULE_KEYS = {"glob", "mode", "target", "format", "merge_custom", "lighter_validation_id",
              "strict_references", "on_failure", "notify"}
-TOP_KEYS = {"stream", "targets", "database", "drop", "poll", "daemon", "rules", "notify", "log"}
+TOP_KEYS = {"stream", "targets", "database", "drop", "poll", "daemon", "rules", "notify", "log",
+            "metrics"}
 
 
 def _target(name: str, key: str, table: Mapping[str, Any]) -> TargetSettings:
@@ -389,6 +397,19 @@ def _log(data: Mapping[str, Any]) -> LogSettings:
                        format=_get(table, "log", "format", _choice(LOG_FORMATS), "auto"))
 
 
+def _port(value: Any) -> int | None:
+    """must be a port number from 0 (off) to 65535"""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        return None
+    return value
+
+
+def _metrics(data: Mapping[str, Any]) -> MetricsSettings:
+    table = _table(data, "metrics", {"port", "host"})
+    return MetricsSettings(port=_get(table, "metrics", "port", _port, 0),
+                           host=_get(table, "metrics", "host", _text, "127.0.0.1"))
+
+
 def _database(data: Mapping[str, Any], env: Mapping[str, str], base: Path) -> str:
     table = _table(data, "database", {"url"})
     url = env.get(DATABASE_URL_ENV) or _get(table, "database", "url", _text, DEFAULT_DATABASE_URL)
@@ -416,7 +437,7 @@ def parse(data: Mapping[str, Any], *, base: Path, env: Mapping[str, str] | None 
     return Settings(targets=targets, database_url=_database(data, env, base),
                     drop=_drop(data, base), rules=_rules(data, targets, notify),
                     poll=_poll(data), daemon=_daemon(data), notify=notify, log=_log(data),
-                    source=source)
+                    metrics=_metrics(data), source=source)
 
 
 def load(path: Path, env: Mapping[str, str] | None = None) -> Settings:
