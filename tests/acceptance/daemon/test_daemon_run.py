@@ -154,3 +154,14 @@ def test_bad_config_names_the_key_and_does_not_start(setup: Setup) -> None:
     proc = setup.start()
     assert proc.wait(timeout=30) == 2
     assert "drop.settle_seconds" in setup.logs[-1].read_text()
+
+
+def test_valid_feeds_file_goes_to_ready_without_an_upload(setup: Setup) -> None:
+    feeds = (b'{"instruction":"users","data":[{"id":"u1","data":{"name":"A"}}]}\n'
+             b'{"instruction":"follow","feedId":"timeline:u1","data":["user:u2"]}\n')
+    drop(setup.drop, "feeds/f.jsonl", feeds)
+    assert setup.run_once() == 0
+    (task,) = setup.tasks()
+    assert task["state"] == "ready"
+    assert setup.emulator.imports() == []
+    assert (setup.root / "ready" / "feeds" / "f.jsonl").read_bytes() == feeds
