@@ -79,7 +79,7 @@ def migrations_dir() -> Path:
 
 
 def _alembic_config(connection: Connection) -> Any:
-    from alembic.config import Config  # noqa: PLC0415 - only upgrades need alembic
+    from alembic.config import Config  # only upgrades need alembic
 
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
@@ -89,13 +89,13 @@ def _alembic_config(connection: Connection) -> Any:
 
 
 def _upgrade_sync(connection: Connection) -> None:
-    from alembic import command  # noqa: PLC0415
+    from alembic import command
 
     command.upgrade(_alembic_config(connection), "head")
 
 
 def _current_sync(connection: Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
+    from alembic.runtime.migration import MigrationContext
 
     return MigrationContext.configure(connection).get_current_revision()
 
