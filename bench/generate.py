@@ -13,25 +13,28 @@ from __future__ import annotations
 import argparse
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 LAYOUTS = ("lines", "single", "pretty", "jsonl")
-WORDS = (
-    "migration stream chat import channel thread reply review deploy merge release ship "
-    "coffee lunch meeting tomorrow today great thanks sure please check looks good done"
-).split()
+WORDS = [
+    "migration", "stream", "chat", "import", "channel", "thread", "reply", "review", "deploy",
+    "merge", "release", "ship", "coffee", "lunch", "meeting", "tomorrow", "today", "great",
+    "thanks", "sure", "please", "check", "looks", "good", "done",
+]
 
 
 def _timestamp(rng: random.Random) -> str:
-    day = rng.randint(1, 28)
-    return f"2024-{rng.randint(1, 12):02d}-{day:02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}Z"
+    """A moment in 2024, UTC, as exports write them."""
+    moment = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(366 * 86400))
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _text(rng: random.Random) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 24)))
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 18)))
 
 
 class ChatFile:
@@ -71,10 +74,10 @@ class ChatFile:
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         rng = self.rng
         channels: list[tuple[dict[str, Any], list[str]]] = []
+        pairs: set[tuple[str, ...]] = set()
         for n in range(self.channels):
             if n % 4 == 3:  # a distinct channel between two users without teams
-                pair = sorted({f"user-{rng.randrange(self.users):07d}" for _ in range(2)})
-                pair = [u for u in pair if u not in user_teams] or [f"user-{1:07d}"]
+                pair = self._new_pair(user_teams, pairs)
                 key = {"channel_member_ids": pair}
                 channel = {"type": "messaging", "member_ids": pair, "created_by": pair[0]}
                 channels.append((key, pair))
@@ -93,6 +96,14 @@ class ChatFile:
                 yield "member", {"channel_type": "messaging", **key, "user_id": user_id}
         yield from self._messages(channels)
 
+    def _new_pair(self, user_teams: dict[str, list[str]], pairs: set[tuple[str, ...]]) -> list[str]:
+        """Two users without teams who have no distinct channel yet."""
+        while True:
+            pair = sorted({f"user-{self.rng.randrange(self.users):07d}" for _ in range(2)})
+            if len(pair) == 2 and not set(pair) & user_teams.keys() and tuple(pair) not in pairs:
+                pairs.add(tuple(pair))
+                return pair
+
     def _messages(
         self, channels: list[tuple[dict[str, Any], list[str]]]
     ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -106,8 +117,8 @@ class ChatFile:
                 "id": f"message-{n:09d}", "channel_type": "messaging", **key,
                 "user": rng.choice(members), "text": _text(rng), "created_at": _timestamp(rng),
             }
-            if n % 10 == 9:
-                message["parent_id"] = f"message-{n - 1 - (n % 10):09d}"
+            if n % 10 >= 7:  # replies in the thread of the last message ending in 0
+                message["parent_id"] = f"message-{n - n % 10:09d}"
             if n % 25 == 0:
                 message["mentioned_users_ids"] = [rng.choice(members)]
             if n % 40 == 0:
@@ -118,7 +129,8 @@ class ChatFile:
             written += len(orjson.dumps(message)) + 30
             yield "message", message
             if n % 3 == 0:
-                reactions.append({"message_id": message["id"], "type": rng.choice(["like", "love", "haha"]),
+                reactions.append({"message_id": message["id"],
+                                  "type": rng.choice(["like", "love", "haha"]),
                                   "user_id": rng.choice(members), "created_at": _timestamp(rng)})
                 written += 140
             n += 1

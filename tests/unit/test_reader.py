@@ -6,6 +6,7 @@ import io
 import json
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,17 @@ from streamdrop.validation.model import Problem
 def read_array(data: bytes) -> tuple[list[tuple[int, int, int, Any]], list[Problem]]:
     items: list[tuple[int, int, int, Any]] = []
     errors: list[Problem] = []
-    reader.ArrayReader(io.BytesIO(data), lambda *item: items.append(item), errors.append).read()
+
+    def on_items(first: int, values: list[Any], locate: reader.Locate) -> None:
+        for k, value in enumerate(values):
+            items.append((first + k, *locate(k), value))
+
+    def on_region(first: int, region: bytes, locate: reader.Locate) -> int:
+        values = msgspec.json.decode(b"[" + region + b"]")  # raises when not well-formed
+        on_items(first, values, locate)
+        return len(values)
+
+    reader.ArrayReader(io.BytesIO(data), on_region, on_items, errors.append).read()
     return items, errors
 
 
@@ -62,21 +73,29 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
-    objects=st.lists(st.dictionaries(st.text(max_size=5), json_values, max_size=4), max_size=12),
+    elements=st.lists(st.dictionaries(st.text(max_size=5), json_values, max_size=4)
+                      | json_values, max_size=12),
     indent=st.sampled_from([None, 0, 1, 3]),
     chunk=st.sampled_from([1, 2, 7, 64, 4096]),
+    batch=st.sampled_from([1, 16, 200, 1 << 20]),
 )
-def test_any_array_of_objects_reads_as_json_loads_does(
-    objects: list[dict[str, Any]], indent: int | None, chunk: int
+def test_any_array_reads_as_json_loads_does_with_exact_positions(
+    elements: list[Any], indent: int | None, chunk: int, batch: int
 ) -> None:
-    data = json.dumps(objects, indent=indent, ensure_ascii=False).encode()
+    data = json.dumps(elements, indent=indent, ensure_ascii=False).encode()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(reader, "CHUNK_SIZE", chunk)
+        patch.setattr(reader, "BATCH_SIZE", batch)
         items, errors = read_array(data)
     assert errors == []
-    assert [value for *_, value in items] == objects
+    assert [value for *_, value in items] == elements
+    for index, line, offset, value in items:
+        assert items[index][0] == index
+        assert data[:offset].count(b"\n") + 1 == line
+        decoded, _ = json.JSONDecoder().raw_decode(data[offset:].decode())
+        assert decoded == value
 
 
 def test_small_chunks_give_the_same_items_and_positions(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +112,11 @@ def test_item_with_many_nested_objects_is_read_in_linear_time() -> None:
     assert len(items) == 2
 
 
-def test_syntax_error_is_reported_with_line_and_column_and_reading_goes_on() -> None:
+@pytest.mark.parametrize("batch", [1, 30, 1 << 20])
+def test_syntax_error_is_reported_with_line_and_column_and_reading_goes_on(
+    batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader, "BATCH_SIZE", batch)
     data = b'[\n{"type":"user","item":{"id":"a"}},\n{"type":"user",,"item":{}},\n{"type":"x"}\n]'
     items, errors = read_array(data)
     assert [value["type"] for *_, value in items] == ["user", "x"]

@@ -21,11 +21,16 @@ are strict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+import msgspec
+import orjson
+
 from streamdrop.validation import chat_fields as cf
+from streamdrop.validation import fastpath
 from streamdrop.validation.model import Options, Problem, Problems, Result
+from streamdrop.validation.reader import describe_json_error
 from streamdrop.validation.timestamps import utc_rfc3339
 
 ITEM_ORDER: Final = ("user", "device", "future_channel_ban", "channel", "member",
@@ -38,8 +43,9 @@ MESSAGE_TYPES: Final = ("regular", "deleted", "system", "reply")
 UNKNOWN_TYPE_MAX_MESSAGE_LENGTH: Final = 20_000  # stream-cli's fallback
 STATS_KEYS: Final = ("users", "channels", "members", "messages", "reactions", "devices")
 
-_DEFER: Final = object()
-_NESTED_KINDS: Final = frozenset({"user", "message"})  # "a referenced item is not indexed yet"
+_DEFER: Final = object()  # "a referenced item is not indexed yet"
+_NESTED_KINDS: Final = frozenset({"user", "message"})
+_PLAIN_MESSAGE_TYPES: Final = frozenset({None, "", "regular", "system", "reply"})
 _SEP: Final = "\x00"
 
 # A reference check yields these: an error (stop), a missing reference
@@ -54,7 +60,14 @@ _KindRules = tuple[
 ]
 
 
-def _channel_key(channel_type: str, channel_id: str, member_ids: tuple[str, ...]) -> str:
+Locate = Callable[[int], tuple[int, int]]
+
+
+def _no_position(_: int) -> tuple[int, int]:
+    return (0, 0)
+
+
+def _channel_key(channel_type: str, channel_id: str, member_ids: Sequence[str]) -> str:
     """One key per channel: type and id, or type and the sorted member ids (distinct)."""
     if channel_id:
         return f"{channel_type}{_SEP}{channel_id}"
@@ -107,7 +120,16 @@ class ChatValidator:
         # Messages no longer than this need no lookup of their channel type's limit.
         self.shortest_limit = min(
             (*options.channel_types.values(), UNKNOWN_TYPE_MAX_MESSAGE_LENGTH))
-        self.position = (0, 0, 0)  # of the item being indexed
+        # Positions are worked out only for items with something to report:
+        # `_locate(k)` gives (line, offset) of the k-th item after `_first`.
+        self._first = 0
+        self._locate: Locate = _no_position
+        self.current_item = 0  # the channel being indexed
+        self.plain_reaction_types: set[str] = set()  # reaction types known to be well formed
+        self._plain: dict[str, Callable[[Any], bool]] = {
+            "message": self._plain_message, "reaction": self._plain_reaction,
+            "user": self._plain_user, "member": self._plain_member,
+        }
         self.highest_rank = -1
         self.highest_kind = ""
         self.channel_id_re = (cf.CHANNEL_ID_LIGHT_RE if options.lighter_validation_id
@@ -144,17 +166,183 @@ class ChatValidator:
         self.field_errors.add(problem)
 
     def feed(self, item: int, line: int, offset: int, value: Any) -> None:
-        envelope = self._envelope(item, line, offset, value)
+        self._first = item
+        self._locate = lambda _: (line, offset)
+        self._check(item, value)
+
+    def feed_many(self, first: int, values: list[Any], locate: Locate) -> None:
+        """Check consecutive items; `locate(k)` gives (line, offset) of values[k]."""
+        self._first = first
+        self._locate = locate
+        check = self._check
+        for item, value in enumerate(values, first):
+            check(item, value)
+
+    def _where(self, item: int) -> tuple[int, int]:
+        return self._locate(item - self._first)
+
+    def _check(self, item: int, value: Any) -> None:
+        envelope = self._envelope(item, value)
         if envelope is None:
             return
         kind, body = envelope
-        table, facts_of, field_rules, indexer, references = self._kinds[kind]
+        table = self._kinds[kind][0]
         problem, unknown = cf.check_fields(kind, body, table, jsonl=self.jsonl)
         if problem is None and kind in _NESTED_KINDS:
             problem = self._nested_decode_error(kind, body, table)
         if problem is not None:  # stream-cli could not decode it: no further check
-            self._field_error(problem, item, line, offset)
+            self._field_error(problem, item)
             return
+        self._accept(item, kind, body, unknown)
+
+    def feed_region(self, first: int, region: bytes, locate: Locate) -> int:
+        """Check the items of `[region]`, fast where ordinary; return how many there were.
+
+        Raises msgspec.DecodeError, having checked nothing, when `[region]` is
+        not well-formed JSON (the reader then takes its items one by one).
+        """
+        wrapped = b"[" + region + b"]"
+        try:
+            envelopes = fastpath.REGION_DECODER.decode(wrapped)
+        except msgspec.ValidationError:  # some item is not ordinary: one by one
+            raws = fastpath.RAWS_DECODER.decode(wrapped)
+            self._first, self._locate = first, locate
+            for item, raw in enumerate(raws, first):
+                self._feed_raw(item, raw)
+            return len(raws)
+        self._first, self._locate = first, locate
+        plain = self._plain
+        for item, envelope in enumerate(envelopes, first):
+            kind = envelope.kind
+            settle = plain.get(kind)
+            if settle is None or not settle(envelope.item):
+                self._accept(item, kind, fastpath.as_item_dict(envelope.item), None)
+        return len(envelopes)
+
+    def _feed_raw(self, item: int, raw: msgspec.Raw) -> None:
+        try:
+            envelope = fastpath.ITEM_DECODER.decode(raw)
+        except fastpath.FastError:
+            self._check_raw(item, bytes(raw))
+            return
+        kind = envelope.kind
+        settle = self._plain.get(kind)
+        if settle is None or not settle(envelope.item):
+            self._accept(item, kind, fastpath.as_item_dict(envelope.item), None)
+
+    # -- the usual items, settled inline (see fastpath.py) -----------------------
+
+    def _plain_user(self, u: Any) -> bool:
+        """Index a user whose every rule and reference holds (see `_plain_message`)."""
+        user_id = u.id
+        if not user_id or cf.byte_length(user_id) > 255 or not cf.USER_ID_RE.fullmatch(user_id):
+            return False
+        if (u.role or "user") not in self.options.roles or u.channel_mutes or u.user_mutes:
+            return False
+        index = self.index
+        if user_id in index.users:
+            return False
+        index.users.add(user_id)
+        if u.teams:
+            index.user_teams[user_id] = tuple(dict.fromkeys(u.teams))
+        return True
+
+    def _plain_member(self, m: Any) -> bool:
+        """Index a member whose every rule and reference holds (see `_plain_message`)."""
+        channel_type, channel_id, member_ids, user_id = (
+            m.channel_type, m.channel_id, m.channel_member_ids, m.user_id)
+        if not channel_type or not user_id or bool(channel_id) == bool(member_ids):
+            return False
+        index = self.index
+        key = _channel_key(channel_type, channel_id, member_ids)
+        member_key = f"{key}{_SEP}{user_id}"
+        if member_key in index.members or key not in index.channels or (
+                user_id not in index.users):
+            return False
+        user_teams = index.user_teams.get(user_id)
+        channel_team = index.channel_team.get(key)
+        if (user_teams is not None or channel_team is not None) and (
+                user_teams is None or channel_team not in user_teams):
+            return False
+        if member_ids:
+            distinct = index.distinct.get(key)
+            if distinct is None or user_id not in distinct[1]:
+                return False
+            distinct[1].discard(user_id)
+        index.members.add(member_key)
+        return True
+
+    def _plain_message(self, m: Any) -> bool:
+        """Index a message whose every rule and reference holds; False: not that simple.
+
+        Whatever this does not settle goes to the shared rules, so it may only
+        say True where they would report nothing; it changes nothing otherwise.
+        """
+        message_id = m.id
+        if not message_id or (len(message_id) > 63 and cf.byte_length(message_id) > 255):
+            return False
+        channel_type, channel_id, user_id = m.channel_type, m.channel_id, m.user
+        member_ids = m.channel_member_ids
+        if not channel_type or not user_id or bool(channel_id) == bool(member_ids):
+            return False
+        if m.type not in _PLAIN_MESSAGE_TYPES or m.deleted_at is not None:
+            return False
+        if m.pinned_at is not None or m.pinned_by_id or m.pin_expires is not None:
+            return False
+        if m.attachments and not all(attachment.type for attachment in m.attachments):
+            return False
+        index = self.index
+        parent_id = m.parent_id
+        if message_id in index.messages or (parent_id and (
+                parent_id in index.replies or parent_id not in index.messages)):
+            return False
+        users = index.users
+        if user_id not in users or (m.mentioned_users_ids and not all(
+                mentioned in users for mentioned in m.mentioned_users_ids)):
+            return False
+        if m.text and len(m.text) > self.shortest_limit:
+            return False
+        if _channel_key(channel_type, channel_id, member_ids) not in index.channels:
+            return False
+        index.messages.add(message_id)
+        if parent_id:
+            index.replies.add(message_id)
+        return True
+
+    def _plain_reaction(self, r: Any) -> bool:
+        """Index a reaction whose every rule and reference holds (see `_plain_message`)."""
+        message_id, reaction_type, user_id = r.message_id, r.type, r.user_id
+        if not message_id or not user_id or not r.created_at:
+            return False
+        if reaction_type not in self.plain_reaction_types:
+            if not reaction_type or len(reaction_type) > 30 or not cf.REACTION_TYPE_RE.fullmatch(
+                    reaction_type):
+                return False
+            self.plain_reaction_types.add(reaction_type)
+        index = self.index
+        key = f"{message_id}{_SEP}{reaction_type}{_SEP}{user_id}"
+        if key in index.reactions or message_id not in index.messages or (
+                user_id not in index.users):
+            return False
+        index.reactions.add(key)
+        return True
+
+    def _check_raw(self, item: int, raw: bytes) -> None:
+        """The precise path for an item the fast path passed on."""
+        data = raw
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            message, where = describe_json_error(data, exc)
+            line, offset = self._where(item)
+            self.parse_error(Problem(f"parse error: {message} at byte offset {offset + where}",
+                                     item, line, offset))
+            return
+        self._check(item, value)
+
+    def _accept(self, item: int, kind: str, body: Any, unknown: list[str] | None) -> None:
+        """Field rules, index and references of an item whose fields have their JSON types."""
+        _, facts_of, field_rules, indexer, references = self._kinds[kind]
         facts = facts_of(body)
         problem = field_rules(body, facts)
         if problem is None and unknown:
@@ -163,58 +351,55 @@ class ChatValidator:
             problem = self._jsonl_object_error(kind, body, unknown)
         if problem is None:
             if kind == "channel":
-                self.position = (item, line, offset)
+                self.current_item = item
             problem = indexer(facts)
         if problem is not None:
-            self._field_error(problem, item, line, offset)
+            self._field_error(problem, item)
         found = references(facts)
         if found is _DEFER:
-            self.parked.append((item, line, offset, kind, facts))
+            self.parked.append((item, *self._where(item), kind, facts))
         elif found:
-            self._record_references(item, line, offset, found)
+            self._record_references(item, *self._where(item), found)
 
-    def _envelope(self, item: int, line: int, offset: int,
-                  value: Any) -> tuple[str, dict[str, Any]] | None:
+    def _envelope(self, item: int, value: Any) -> tuple[str, dict[str, Any]] | None:
         """The item's kind and body, or None after reporting why there is none."""
         if type(value) is not dict:
-            self._parse_problem(f"item must be a JSON object, got {cf.type_name(value)}",
-                                item, line, offset)
+            self._parse_problem(f"item must be a JSON object, got {cf.type_name(value)}", item)
             return None
         raw_type = value.get("type")
         kind = self.type_names.get(raw_type) if type(raw_type) is str else None
         if kind is None:
             shown = raw_type if type(raw_type) is str else ""
-            self._parse_problem(f"invalid item type {cf.quote(shown)}", item, line, offset)
+            self._parse_problem(f"invalid item type {cf.quote(shown)}", item)
             return None
         body = value.get(self.body_key)
         if type(body) is not dict:
             got = "nothing" if body is None else cf.type_name(body)
             self._parse_problem(f"{kind} item needs an object in {cf.quote(self.body_key)}, "
-                                f"got {got}", item, line, offset)
+                                f"got {got}", item)
             return None
         if self.jsonl:
-            self._check_jsonl_envelope(kind, value, item, line, offset)
+            self._check_jsonl_envelope(kind, value, item)
         return kind, body
 
-    def _check_jsonl_envelope(self, kind: str, value: dict[str, Any], item: int, line: int,
-                              offset: int) -> None:
+    def _check_jsonl_envelope(self, kind: str, value: dict[str, Any], item: int) -> None:
         if len(value) > 2:
             extra = next(key for key in value if key not in ("type", "data"))
             self._field_error(f"item field {cf.quote(extra)} is not allowed (only \"type\" "
-                              "and \"data\")", item, line, offset)
+                              "and \"data\")", item)
         rank = _RANK[kind]
         if rank < self.highest_rank:
             self._field_error(
                 f"{kind} item after {self.highest_kind} items: Stream requires the order "
-                + ", ".join(ITEM_ORDER), item, line, offset)
+                + ", ".join(ITEM_ORDER), item)
         elif rank > self.highest_rank:
             self.highest_rank, self.highest_kind = rank, kind
 
-    def _field_error(self, message: str, item: int, line: int, offset: int) -> None:
-        self.field_errors.add(Problem(f"validation error: {message}", item, line, offset))
+    def _field_error(self, message: str, item: int) -> None:
+        self.field_errors.add(Problem(f"validation error: {message}", item, *self._where(item)))
 
-    def _parse_problem(self, message: str, item: int, line: int, offset: int) -> None:
-        self.field_errors.add(Problem(f"parse error: {message}", item, line, offset))
+    def _parse_problem(self, message: str, item: int) -> None:
+        self.field_errors.add(Problem(f"parse error: {message}", item, *self._where(item)))
 
     # -- decoding: JSON types of known fields ---------------------------------
 
@@ -436,7 +621,8 @@ class ChatValidator:
             index.channel_team[key] = team
         if not channel_id:
             ordered = sorted(member_ids)
-            index.distinct[key] = (ordered, set(ordered), self.position)
+            item = self.current_item
+            index.distinct[key] = (ordered, set(ordered), (item, *self._where(item)))
         return None
 
     def _index_member(self, facts: tuple[Any, ...]) -> str | None:

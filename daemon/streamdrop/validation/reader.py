@@ -21,17 +21,25 @@ import re
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+import msgspec
 import orjson
 
 from streamdrop.validation.model import Problem
 
 CHUNK_SIZE = 8 * 1024 * 1024
+# Items are decoded a region of about this size at a time (one orjson call).
+BATCH_SIZE = 512 * 1024
 # After this many proposals that fall inside one item, find its end by scanning
 # instead, so that an item with thousands of nested objects stays linear.
 MAX_GROW_ATTEMPTS = 16
 WHITESPACE = b" \t\r\n"
 
 OnItem = Callable[[int, int, int, Any], None]
+Locate = Callable[[int], tuple[int, int]]  # k -> (line, offset) of the k-th item of a batch
+OnItems = Callable[[int, list[Any], Locate], None]
+# Decodes and checks a region's items, returns how many; raises msgspec.DecodeError,
+# before doing anything else, when the region is not well-formed JSON.
+OnRegion = Callable[[int, bytes, Locate], int]
 OnError = Callable[[Problem], None]
 OnProgress = Callable[[int], None]
 
@@ -57,7 +65,7 @@ def _byte_position(piece: bytes | memoryview, char_position: int) -> int:
     return len(data.decode("utf-8", "replace")[:char_position].encode("utf-8"))
 
 
-def _describe_json_error(piece: bytes | memoryview, exc: orjson.JSONDecodeError) -> tuple[str, int]:
+def describe_json_error(piece: bytes | memoryview, exc: orjson.JSONDecodeError) -> tuple[str, int]:
     """Return a message and the byte position inside `piece` where the problem is."""
     if "UTF-8" in exc.msg:
         try:
@@ -109,20 +117,69 @@ class _Buffer:
         return pos - self.data.rfind(b"\n", 0, pos)
 
 
-class ArrayReader:
-    """Reads a JSON array of items, calling `on_item(index, line, offset, value)`."""
+class _RegionLocator:
+    """Where the items of a decoded region are, worked out only when asked."""
 
-    def __init__(self, file: BinaryIO, on_item: OnItem, on_error: OnError,
-                 on_progress: OnProgress | None = None) -> None:
+    __slots__ = ("base", "line", "region", "starts")
+
+    def __init__(self, region: bytes, base: int, line: int) -> None:
+        self.region = region
+        self.base = base
+        self.line = line
+        self.starts: list[int] | None = None
+
+    def __call__(self, k: int) -> tuple[int, int]:
+        if self.starts is None:
+            self.starts = _item_starts(self.region)
+        start = self.starts[k]
+        return self.line + self.region.count(b"\n", 0, start), self.base + start
+
+
+def _item_starts(region: bytes) -> list[int]:
+    """Where each element of a well-formed region starts: each raw element, in order."""
+    starts = []
+    pos = 0
+    for raw in _RAW_LIST.decode(b"[" + region + b"]"):
+        element = bytes(raw)
+        pos = region.index(element, pos)
+        starts.append(pos)
+        pos += len(element)
+    return starts
+
+
+def _fixed_position(line: int, offset: int) -> Locate:
+    return lambda _: (line, offset)
+
+
+# Splits a well-formed region into its elements, undecoded.
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+class ArrayReader:
+    """Reads a JSON array of items.
+
+    Regions of many items go to `on_region(first_index, region, locate)` as
+    the bytes inside `[...]`, known to be well-formed (the consumer decodes
+    them its own way); items read one by one go decoded to
+    `on_items(first_index, [value], locate)`.
+    """
+
+    def __init__(self, file: BinaryIO, on_region: OnRegion, on_items: OnItems,
+                 on_error: OnError, on_progress: OnProgress | None = None) -> None:
         self.buf = _Buffer(file, on_progress)
-        self.on_item = on_item
+        self.on_region = on_region
+        self.on_items = on_items
         self.on_error = on_error
         self.count = 0
+        self.careful_until = 0  # file offset: decode item by item before it
 
     def read(self) -> None:
         try:
             pos = self._skip_whitespace(self._open())
             while self.buf.data[pos : pos + 1] != b"]":
+                pos = self._batches(pos)
+                if self.buf.data[pos : pos + 1] == b"]":
+                    break
                 pos = self._run_of_objects(pos)
                 if self.buf.data[pos : pos + 1] == b"]":
                     break
@@ -130,6 +187,57 @@ class ArrayReader:
             self._close(pos + 1)
         except ParseStop:
             return
+
+    def _batches(self, pos: int) -> int:
+        """The fastest path: decode a region of many items with one orjson call.
+
+        A region ends at a proposal past BATCH_SIZE; wrapped in `[...]` it
+        decodes only when that proposal is a real item end and nothing inside
+        is broken. Otherwise its items are taken one by one.
+        """
+        buf = self.buf
+        while buf.data[pos] == 0x7B and buf.base + pos >= self.careful_until:
+            data = buf.data
+            match = _OBJECT_END.search(data, pos + BATCH_SIZE)
+            if match is None:
+                if buf.eof:
+                    return pos
+                pos -= buf.fill(pos)
+                continue
+            end = self._feed_region(pos, match)
+            if end is None:
+                return pos
+            pos = end - 1
+            if data[pos] == 0x5D:  # "]"
+                return pos
+        return pos
+
+    def _feed_region(self, pos: int, match: re.Match[bytes]) -> int | None:
+        """Hand data[pos:] up to a proposal to the consumer; None if it is not well-formed.
+
+        A proposal inside an item makes the region end inside it, so it is
+        moved to the next one; any other flaw leaves the region to the
+        careful path. Returns the end of the proposal's match.
+        """
+        buf = self.buf
+        data = buf.data
+        line = buf.line_at(pos)
+        for _ in range(MAX_GROW_ATTEMPTS):
+            region = data[pos : match.start() + 1]
+            try:
+                self.count += self.on_region(
+                    self.count, region, _RegionLocator(region, buf.base + pos, line))
+            except msgspec.DecodeError as exc:
+                if "truncated" not in str(exc):
+                    break
+            else:
+                return match.end()
+            following = _OBJECT_END.search(data, match.start() + 1)
+            if following is None:
+                break
+            match = following
+        self.careful_until = buf.base + match.start() + 1
+        return None
 
     def _run_of_objects(self, pos: int) -> int:
         """The fast path: decode `{...},{...}` while every proposal is an item's end.
@@ -143,8 +251,8 @@ class ArrayReader:
         view = memoryview(data)
         search = _OBJECT_END.search
         loads = orjson.loads
-        on_item = self.on_item
-        while data[pos] == 0x7B:  # "{"
+        on_items = self.on_items
+        while data[pos] == 0x7B and (buf.base + pos < self.careful_until or buf.eof):  # "{"
             match = search(data, pos)
             if match is None:
                 return pos
@@ -156,7 +264,7 @@ class ArrayReader:
             if pos > buf.line_pos:
                 buf.line += data.count(b"\n", buf.line_pos, pos)
                 buf.line_pos = pos
-            on_item(self.count, buf.line, buf.base + pos, value)
+            on_items(self.count, [value], _fixed_position(buf.line, buf.base + pos))
             self.count += 1
             pos = match.end() - 1
             if data[pos] == 0x5D:  # "]"
@@ -272,7 +380,7 @@ class ArrayReader:
                 return None
             if exc.msg == _TRAILING_MESSAGE:
                 return self._decode_exact(start, start + _byte_position(piece, exc.pos), index)
-            message, where = _describe_json_error(piece, exc)
+            message, where = describe_json_error(piece, exc)
             self._bad_item(start, start + where, index, message)
             return self._value_end(start, tolerant=True)[1]
         self._emit(start, index, value)
@@ -306,7 +414,7 @@ class ArrayReader:
                 self._bad_item(start, len(data), index,
                                "unexpected end of file inside this item (is the file truncated?)")
                 raise ParseStop from None
-            message, where = _describe_json_error(piece, exc)
+            message, where = describe_json_error(piece, exc)
             self._bad_item(start, start + where, index, message)
             raise ParseStop from None
         # A whole object up to the end of the file: the array is not closed.
@@ -320,7 +428,7 @@ class ArrayReader:
         try:
             value = orjson.loads(memoryview(data)[pos:end])
         except orjson.JSONDecodeError as exc:
-            message, where = _describe_json_error(memoryview(data)[pos:end], exc)
+            message, where = describe_json_error(memoryview(data)[pos:end], exc)
             self._bad_item(pos, pos + where, index, message)
             return end
         self._emit(pos, index, value)
@@ -328,7 +436,7 @@ class ArrayReader:
 
     def _emit(self, start: int, index: int, value: Any) -> None:
         buf = self.buf
-        self.on_item(index, buf.line_at(start), buf.base + start, value)
+        self.on_items(index, [value], _fixed_position(buf.line_at(start), buf.base + start))
 
     def _bad_item(self, start: int, where: int, index: int, message: str) -> None:
         buf = self.buf
@@ -432,7 +540,7 @@ class LinesReader:
                 return  # blank lines separate nothing and hold nothing
             index = self.count
             self.count += 1
-            message, where = _describe_json_error(raw, exc)
+            message, where = describe_json_error(raw, exc)
             self.on_error(Problem(f"parse error: {message} at line {line} column {where + 1}",
                                   item=index, line=line, offset=offset))
             return

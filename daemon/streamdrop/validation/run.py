@@ -64,8 +64,11 @@ def validate_file(file: BinaryIO, size: int, options: Options, fmt: Format | str
                    else "parse error: not an import file: it does not start with '[' or '{'")
         return _refusal(message, None, size)
     validator = _validator_for(detected, options)  # type: ignore[arg-type]
-    reader_class = ArrayReader if detected == "chat" else LinesReader
-    reader_class(file, validator.feed, validator.parse_error, on_progress).read()
+    if isinstance(validator, ChatValidator) and detected == "chat":
+        ArrayReader(file, validator.feed_region, validator.feed_many, validator.parse_error,
+                    on_progress).read()
+    else:
+        LinesReader(file, validator.feed, validator.parse_error, on_progress).read()
     result = validator.finish()
     result.size = size
     return result

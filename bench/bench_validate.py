@@ -1,0 +1,138 @@
+"""Validation speed and memory beside the `json.load` floor, on generated files.
+
+For each layout (one item per line, a single line, pretty-printed, JSON Lines)
+a file of `--mib` MiB is generated once (cached in bench/out/), then, each in
+a fresh process and `--runs` times: CPython's json (`json.load` of the array,
+`json.loads` per line for JSON Lines) and `streamdrop`'s full validation. The
+medians are printed with MiB/s, items/s, peak RSS and the ratio to json.
+
+    python -m bench validate [--mib 100] [--runs 3] [--layouts lines,single]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.generate import LAYOUTS, write
+
+OUT = Path(__file__).resolve().parent / "out"
+
+# What stream-cli's Go validator did on this machine (from the issue): 100 MiB
+# compact array, 559 k items, in 15.8 s with 112 MiB peak RSS.
+GO_SECONDS_PER_MIB = 15.8 / 100
+
+JSON_FLOOR = """
+import json, resource, sys, time
+path, layout = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+with open(path, "rb") as f:
+    if layout == "jsonl":
+        items = [json.loads(line) for line in f if line.strip()]
+    else:
+        items = json.load(f)
+elapsed = time.perf_counter() - start
+print(json.dumps({"seconds": elapsed, "items": len(items),
+                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+VALIDATE = """
+import json, resource, sys, time
+from pathlib import Path
+start = time.perf_counter()
+from streamdrop.validation import validate_path
+result = validate_path(Path(sys.argv[1]))
+elapsed = time.perf_counter() - start
+rss = max(resource.getrusage(who).ru_maxrss
+          for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) * 1024
+print(json.dumps({"seconds": elapsed, "items": sum(result.stats.values()), "rss": rss,
+                  "errors": result.error_count, "format": result.format}))
+"""
+
+STARTUP = """
+import subprocess, sys, time
+times = []
+for _ in range(7):
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "streamdrop", "validate", sys.argv[1], "--output",
+                    "json"], check=False, capture_output=True)
+    times.append(time.perf_counter() - start)
+times.sort()
+print(times[len(times) // 2])
+"""
+
+
+def ensure_file(layout: str, mib: float) -> Path:
+    OUT.mkdir(exist_ok=True)
+    suffix = "jsonl" if layout == "jsonl" else "json"
+    path = OUT / f"chat-{layout}-{mib:g}MiB.{suffix}"
+    if not path.exists():
+        print(f"generating {path.name} ...", file=sys.stderr, flush=True)
+        write(path, int(mib * 2**20), layout)
+    return path
+
+
+def measure(code: str, path: Path, layout: str) -> dict[str, float]:
+    run = subprocess.run([sys.executable, "-c", code, str(path), layout], check=True,
+                         capture_output=True, text=True)
+    result: dict[str, float] = json.loads(run.stdout)
+    return result
+
+
+def median_of(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def bench_layout(layout: str, mib: float, runs: int) -> dict[str, float]:
+    path = ensure_file(layout, mib)
+    size_mib = path.stat().st_size / 2**20
+    floor = [measure(JSON_FLOOR, path, layout) for _ in range(runs)]
+    ours = [measure(VALIDATE, path, layout) for _ in range(runs)]
+    if any(run["errors"] for run in ours):
+        raise SystemExit(f"{path.name}: the generated file should be valid: {ours[0]}")
+    json_s, our_s = median_of(floor, "seconds"), median_of(ours, "seconds")
+    items = ours[0]["items"]
+    return {
+        "layout": layout, "MiB": size_mib, "items": items,  # type: ignore[dict-item]
+        "json_s": json_s, "json_rss": median_of(floor, "rss") / 2**20,
+        "ours_s": our_s, "ours_rss": max(run["rss"] for run in ours) / 2**20,
+        "ours_min_s": min(run["seconds"] for run in ours),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench validate", description=__doc__)
+    parser.add_argument("--mib", type=float, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--layouts", default=",".join(LAYOUTS))
+    args = parser.parse_args(argv)
+    print(f"validation benchmark: {args.mib:g} MiB files, median of {args.runs} runs, "
+          "each run a fresh process")
+    header = (f"{'layout':<7} {'MiB':>6} {'items':>8} | {'json s':>7} {'json RSS':>9} | "
+              f"{'ours s':>7} {'MiB/s':>6} {'items/s':>8} {'RSS MiB':>8} | "
+              f"{'vs json':>7} {'vs Go':>6}")
+    print(header)
+    print("-" * len(header))
+    for layout in args.layouts.split(","):
+        row = bench_layout(layout, args.mib, args.runs)
+        go_seconds = GO_SECONDS_PER_MIB * row["MiB"]
+        print(f"{layout:<7} {row['MiB']:6.1f} {row['items']:8.0f} | {row['json_s']:7.2f} "
+              f"{row['json_rss']:9.0f} | {row['ours_s']:7.2f} {row['MiB'] / row['ours_s']:6.1f} "
+              f"{row['items'] / row['ours_s']:8.0f} {row['ours_rss']:8.0f} | "
+              f"{row['json_s'] / row['ours_s']:6.2f}x {go_seconds / row['ours_s']:5.1f}x",
+              flush=True)
+    small = ensure_file("jsonl", 0.01)
+    startup = subprocess.run([sys.executable, "-c", STARTUP, str(small)], check=True,
+                             capture_output=True, text=True).stdout.strip()
+    print(f"\n`streamdrop validate` on a 10 KiB file, whole process: "
+          f"{float(startup) * 1000:.0f} ms (median of 7)")
+    print("vs json: json's time / ours (above 1 = faster than json.load). "
+          "vs Go: stream-cli's 15.8 s per 100 MiB / ours.")
+
+
+if __name__ == "__main__":
+    main()
