@@ -44,6 +44,7 @@ UNKNOWN_TYPE_MAX_MESSAGE_LENGTH: Final = 20_000  # stream-cli's fallback
 STATS_KEYS: Final = ("users", "channels", "members", "messages", "reactions", "devices")
 
 _DEFER: Final = object()  # "a referenced item is not indexed yet"
+_REGION_RETRIES: Final = 4
 _NESTED_KINDS: Final = frozenset({"user", "message"})
 _PLAIN_MESSAGE_TYPES: Final = frozenset({None, "", "regular", "system", "reply"})
 _SEP: Final = "\x00"
@@ -61,6 +62,10 @@ _KindRules = tuple[
 
 
 Locate = Callable[[int], tuple[int, int]]
+
+
+def _decode_envelopes(raws: list[msgspec.Raw]) -> list[Any]:
+    return fastpath.REGION_DECODER.decode(b"[" + b",".join(map(bytes, raws)) + b"]")
 
 
 def _no_position(_: int) -> tuple[int, int]:
@@ -204,20 +209,49 @@ class ChatValidator:
         wrapped = b"[" + region + b"]"
         try:
             envelopes = fastpath.REGION_DECODER.decode(wrapped)
-        except msgspec.ValidationError:  # some item is not ordinary: one by one
+        except msgspec.ValidationError as refusal:  # some item is not ordinary
             raws = fastpath.RAWS_DECODER.decode(wrapped)
             self._first, self._locate = first, locate
-            for item, raw in enumerate(raws, first):
-                self._feed_raw(item, raw)
+            self._feed_raws(first, raws, fastpath.failed_element(refusal))
             return len(raws)
         self._first, self._locate = first, locate
+        self._feed_envelopes(first, envelopes)
+        return len(envelopes)
+
+    def _feed_envelopes(self, first: int, envelopes: list[Any]) -> None:
         plain = self._plain
         for item, envelope in enumerate(envelopes, first):
             kind = envelope.kind
             settle = plain.get(kind)
             if settle is None or not settle(envelope.item):
                 self._accept(item, kind, fastpath.as_item_dict(envelope.item), None)
-        return len(envelopes)
+
+    def _feed_raws(self, first: int, raws: list[msgspec.Raw], refused: int | None) -> None:
+        """A region with unusual items: decode the ordinary runs between them together.
+
+        `refused` is the first unusual element; after a few of them the rest
+        is taken one by one (each retry decodes the rest of the region again).
+        """
+        start = 0
+        for _ in range(_REGION_RETRIES):
+            if refused is None:
+                break
+            if refused:  # the elements before the refused one decode (msgspec goes in order)
+                self._feed_envelopes(first + start, _decode_envelopes(raws[start:start + refused]))
+            self._feed_raw(first + start + refused, raws[start + refused])
+            start += refused + 1
+            rest = raws[start:]
+            if not rest:
+                return
+            try:
+                envelopes = _decode_envelopes(rest)
+            except msgspec.ValidationError as refusal:
+                refused = fastpath.failed_element(refusal)
+                continue
+            self._feed_envelopes(first + start, envelopes)
+            return
+        for item, raw in enumerate(raws[start:], first + start):
+            self._feed_raw(item, raw)
 
     def _feed_raw(self, item: int, raw: msgspec.Raw) -> None:
         try:

@@ -17,6 +17,7 @@ checks that a file gets the same verdict with and without this module.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Union, cast
 
@@ -24,11 +25,16 @@ import msgspec
 
 from streamdrop.validation import chat_fields as cf
 
-# The usual RFC 3339 spelling (UTC `Z`, whole or fractional seconds) on a day
-# that exists in every year (Feb 29 goes to the precise path). `\Z`, not `$`.
+# The usual RFC 3339 spelling (UTC `Z`, whole or fractional seconds) on a real
+# day: Feb 29 only in leap years (every 4th year, but of centuries every 4th).
+# Anything else goes to the precise path. `\Z`, not `$`.
+_DAY: Final = (
+    r"(?:\d{3}[1-9]-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+    r"|(?:0[13578]|1[02])-31)"
+    r"|(?:\d\d(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)"
+)
 PLAIN_TIMESTAMP: Final = (
-    r"^\d{3}[1-9]-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
-    r"|(?:0[13578]|1[02])-31)T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z\Z"
+    rf"^{_DAY}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z\Z"
 )
 _Timestamp = Annotated[str, msgspec.Meta(pattern=PLAIN_TIMESTAMP)]
 
@@ -91,6 +97,13 @@ REGION_DECODER: Final[msgspec.json.Decoder[list[Any]]] = msgspec.json.Decoder(li
 ITEM_DECODER: Final[msgspec.json.Decoder[Any]] = msgspec.json.Decoder(_ITEM)
 RAWS_DECODER: Final = msgspec.json.Decoder(list[msgspec.Raw])
 FastError: Final = (msgspec.ValidationError, msgspec.DecodeError)
+_FAILED_ELEMENT = re.compile(r"`\$\[(\d+)\]")
+
+
+def failed_element(error: msgspec.ValidationError) -> int | None:
+    """Which element of a list made msgspec refuse it (from the error's `$[N]...` path)."""
+    match = _FAILED_ELEMENT.search(str(error))
+    return int(match[1]) if match else None
 
 
 def as_item_dict(struct: ItemStruct) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,8 @@ def postgres_server() -> Iterator[str]:
         cluster = temporary_cluster()
         base_url = cluster.__enter__()
     except ClusterUnavailable as exc:
+        if os.environ.get("STREAMDROP_REQUIRE_POSTGRES"):  # CI: a skip would hide the tests
+            pytest.fail(f"PostgreSQL is required here: {exc}")
         pytest.skip(str(exc))
     try:
         yield base_url
