@@ -13,10 +13,10 @@ Reference problems are not about fields: a lone item's references are warnings
 in JSON Lines, and a role or channel type outside the app's lists is a
 reference error; both are left out of the comparison.
 
-Disagreements that are bugs of the validator, not divergences, are in
-KNOWN_BUGS: the property test leaves those shapes out, and a strict xfail test
-per bug asserts the right verdict, so a fix turns it into an XPASS failure that
-says to delete the entry (and the oracle then covers the shape again).
+The oracle found three shapes where "empty counts as missing" made us accept
+what the schema refuses (an empty id beside member ids, an empty member list
+beside an id, an empty pinned_by_id alone); they are fixed, and kept below as
+examples both sides must reject.
 
 The ground both describe: ASCII ids, no trailing newlines, no surrogates.
 Outside it (Unicode `\\w`, characters vs bytes, a trailing newline that Python's
@@ -35,7 +35,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import assume, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
@@ -286,41 +286,6 @@ DIVERGENCES: tuple[Divergence, ...] = (
     device_created_at_required, reserved_field, attachment_reserved_field,
     attachment_without_type, reaction_type_rule, message_id_max_length,
     deleted_at_without_type, stream_cli_field_typed, custom_data_over_5kib, lower_case_t_or_z,
-)
-
-
-# -- known bugs: our rules accept what the schema rejects (JSON Lines must satisfy both)
-
-def bug_empty_id_beside_member_ids(kind: str, data: dict[str, Any]) -> bool:
-    """channel {"id": "", "member_ids": ["u"]} (member/message: channel_id "" beside
-    channel_member_ids): "" counts as no id for us, so exactly one is given; the
-    schema sees both keys and its anyOf fails."""
-    if kind not in CHANNEL_REF:
-        return False
-    id_key, members_key = CHANNEL_REF[kind]
-    members = data.get(members_key)
-    return data.get(id_key) == "" and type(members) is list and bool(members)
-
-
-def bug_empty_member_ids_beside_id(kind: str, data: dict[str, Any]) -> bool:
-    """channel {"id": "c", "member_ids": []} (member/message: channel_member_ids []):
-    [] counts as no member ids for us; the schema's minItems 1 (and anyOf) reject it."""
-    if kind not in CHANNEL_REF:
-        return False
-    id_key, members_key = CHANNEL_REF[kind]
-    channel_id = data.get(id_key)
-    return data.get(members_key) == [] and type(channel_id) is str and channel_id != ""
-
-
-def bug_empty_pinned_by_id_alone(kind: str, data: dict[str, Any]) -> bool:
-    """message {"pinned_by_id": ""} without pinned_at: no pin for us; the schema's
-    if pinned_by_id then required pinned_at rejects it."""
-    return (kind == "message" and data.get("pinned_by_id") == ""
-            and "pinned_at" not in data and "pin_expires" not in data)
-
-
-KNOWN_BUGS: tuple[Divergence, ...] = (
-    bug_empty_id_beside_member_ids, bug_empty_member_ids_beside_id, bug_empty_pinned_by_id_alone,
 )
 
 
@@ -718,7 +683,6 @@ def test_our_verdict_on_fields_is_the_schemas_adjusted_by_the_divergences(kind: 
     @given(items(kind))
     def check(item: tuple[str, dict[str, Any]]) -> None:
         item_type, body = item
-        assume(not any(bug(kind, body) for bug in KNOWN_BUGS))
         expected = expected_valid(kind, body)
         ours = our_field_errors(item_type, body)
         event("valid" if expected else "invalid")
@@ -855,37 +819,20 @@ def test_out_of_ground_divergence(item_type: str, data: dict[str, Any], message:
     assert message in ours[0]
 
 
-# -- known bugs: the schema rejects, so must we ----------------------------------------
+# -- once bugs: present-but-empty values the schema rejects, and so must we ----------
 
-BUG_EXAMPLES: list[tuple[Divergence, str, dict[str, Any]]] = [
-    (bug_empty_id_beside_member_ids, "channel",
-     {"type": "messaging", "created_by": "u1", "id": "", "member_ids": ["u1"]}),
-    (bug_empty_id_beside_member_ids, "message",
-     {**MESSAGE, "channel_id": "", "channel_member_ids": ["u1"]}),
-    (bug_empty_member_ids_beside_id, "channel",
-     {"type": "messaging", "created_by": "u1", "id": "c1", "member_ids": []}),
-    (bug_empty_member_ids_beside_id, "member",
-     {"channel_type": "messaging", "user_id": "u1", "channel_id": "c1",
-      "channel_member_ids": []}),
-    (bug_empty_pinned_by_id_alone, "message", {**MESSAGE, "pinned_by_id": ""}),
+PRESENCE_EXAMPLES: list[tuple[str, dict[str, Any]]] = [
+    ("channel", {"type": "messaging", "created_by": "u1", "id": "", "member_ids": ["u1"]}),
+    ("message", {**MESSAGE, "channel_id": "", "channel_member_ids": ["u1"]}),
+    ("channel", {"type": "messaging", "created_by": "u1", "id": "c1", "member_ids": []}),
+    ("member", {"channel_type": "messaging", "user_id": "u1", "channel_id": "c1",
+                "channel_member_ids": []}),
+    ("message", {**MESSAGE, "pinned_by_id": ""}),
 ]
-_BUG_IDS = [f"{bug.__name__}-{item_type}" for bug, item_type, _ in BUG_EXAMPLES]
 
 
-@pytest.mark.parametrize(("bug", "item_type", "data"), BUG_EXAMPLES, ids=_BUG_IDS)
-def test_known_bug_example_is_rejected_by_the_schema(bug: Divergence, item_type: str,
-                                                     data: dict[str, Any]) -> None:
-    kind = ITEM_TYPES[item_type]
-    assert schema_errors(kind, data)
-    assert bug(kind, data)
-    assert not any(d(kind, data) for d in DIVERGENCES)
-
-
-@pytest.mark.parametrize(("bug", "item_type", "data"), [
-    pytest.param(*case, id=case_id, marks=pytest.mark.xfail(
-        strict=True, reason="validator bug (JSON Lines must satisfy the schema too); once "
-                            "fixed, delete the bug from KNOWN_BUGS"))
-    for case, case_id in zip(BUG_EXAMPLES, _BUG_IDS, strict=True)])
-def test_known_bug_item_is_rejected_by_us(bug: Divergence, item_type: str,
-                                          data: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("item_type", "data"), PRESENCE_EXAMPLES)
+def test_present_but_empty_values_are_rejected_by_both(item_type: str,
+                                                       data: dict[str, Any]) -> None:
+    assert schema_errors(ITEM_TYPES[item_type], data)
     assert our_field_errors(item_type, data)

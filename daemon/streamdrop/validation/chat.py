@@ -461,7 +461,8 @@ class ChatValidator:
                             unknown: list[str] | None) -> str | None:
         if kind in cf.CLOSED_IN_SCHEMA:
             return cf.closed_schema_error(kind, body, _FIELDS[kind])
-        return cf.custom_size_error(kind, body, unknown)
+        problem = _presence_error(kind, body)
+        return problem or cf.custom_size_error(kind, body, unknown)
 
     # -- pass 1: fields, in stream-cli's order --------------------------------
 
@@ -953,6 +954,29 @@ class ChatValidator:
         if self.jsonl:
             stats["future_channel_bans"] = len(index.future_bans)
         return stats
+
+
+# The schemas decide by presence where stream-cli's rules treat "" as absent:
+# an item must satisfy both, so in JSON Lines a present-but-empty value counts.
+_EITHER_OR: Final = {
+    "channel": ("id", "member_ids"),
+    "member": ("channel_id", "channel_member_ids"),
+    "message": ("channel_id", "channel_member_ids"),
+}
+
+
+def _presence_error(kind: str, body: dict[str, Any]) -> str | None:
+    pair = _EITHER_OR.get(kind)
+    if pair is None:
+        return None
+    one, other = pair
+    if (one in body) == (other in body):
+        return f"either {kind}.{one} or {kind}.{other} required (not both, even empty)"
+    if body.get(other) == []:
+        return f"{kind}.{other} must name at least one member"
+    if kind == "message" and "pinned_by_id" in body and "pinned_at" not in body:
+        return f"message.pinned_by_id {cf.quote(body['pinned_by_id'])} while pinned_at is null"
+    return None
 
 
 def _attachment_jsonl_error(position: int, attachment: dict[str, Any]) -> str | None:
