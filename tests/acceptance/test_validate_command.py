@@ -110,3 +110,32 @@ def test_validate_starts_without_the_daemon_stack() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=30)
     assert run.stdout.strip() == "[]"
+
+
+def test_from_app_checks_against_the_apps_own_roles_and_channel_types(tmp_path: Path) -> None:
+    from streamdrop.testing import running_emulator
+
+    path = tmp_path / "chat.jsonl"
+    path.write_text(
+        '{"type":"user","data":{"id":"u1","role":"moderator"}}\n'
+        '{"type":"channel","data":{"id":"c1","type":"support","created_by":"u1"}}\n'
+        '{"type":"message","data":{"id":"m1","channel_type":"support","channel_id":"c1",'
+        '"user":"u1","text":"' + "x" * 50 + '"}}\n')
+    with running_emulator(roles=("user", "moderator"), channel_types={"support": 40}) as app:
+        env = {**os.environ, "STREAM_KEY": app.api_key, "STREAM_SECRET": app.api_secret,
+               "STREAM_CHAT_URL": app.base_url}
+        run = subprocess.run([*STREAMDROP, "validate", str(path), "--from-app"],
+                             capture_output=True, text=True, timeout=60, env=env, check=False)
+        assert run.returncode == 1, run.stderr
+        assert [e["error"] for e in json.loads(run.stdout)["Errors"]] == [
+            "reference error: message.text max length exceeded (40)"]
+        assert validate(path).returncode == 1  # built-ins: no moderator role, no support type
+    offline = json.loads(validate(path).stdout)["Errors"]
+    assert 'reference error: user.role "moderator" doesn\'t exist (user "u1")' in [
+        e["error"] for e in offline]
+
+
+def test_from_app_without_credentials_is_a_usage_problem(tmp_path: Path) -> None:
+    run = validate(CONFORMANCE / "valid-data.json", "--from-app")
+    assert run.returncode == 2
+    assert "STREAM" in run.stderr

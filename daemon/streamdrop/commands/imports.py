@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -266,20 +265,9 @@ def _credentials(args: argparse.Namespace) -> Credentials:
 
 def _configure_logging(*, verbose: bool) -> None:
     """Logs to stderr (stdout carries the result): warnings, or everything with -v."""
-    import structlog
+    from streamdrop import log
 
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.dev.ConsoleRenderer(colors=False) if sys.stderr.isatty()
-            else structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.DEBUG if verbose else logging.WARNING),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=False,
-    )
+    log.configure(level="debug" if verbose else "warning")
 
 
 def _emit_task(task: ImportTask, output: str) -> None:

@@ -102,8 +102,11 @@ def _app_lists() -> dict[str, Any]:
     """Roles and channel types from the app, through the API client."""
     import anyio
 
+    from streamdrop import log
     from streamdrop.credentials import load_credentials
     from streamdrop.stream_api import StreamClient, fetch_app_options
+
+    log.configure(level="warning")  # to stderr: stdout carries the verdict
 
     async def fetch() -> Options:
         async with StreamClient(load_credentials()) as client:
