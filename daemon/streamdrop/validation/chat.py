@@ -326,19 +326,23 @@ class ChatValidator:
         if m.attachments and not all(attachment.type for attachment in m.attachments):
             return False
         index = self.index
+        messages = index.messages
         parent_id = m.parent_id
-        if message_id in index.messages or (parent_id and (
-                parent_id in index.replies or parent_id not in index.messages)):
+        if message_id in messages or (parent_id and (
+                parent_id in index.replies or parent_id not in messages)):
             return False
         users = index.users
-        if user_id not in users or (m.mentioned_users_ids and not all(
-                mentioned in users for mentioned in m.mentioned_users_ids)):
+        mentioned = m.mentioned_users_ids
+        if user_id not in users or (mentioned and not all(u in users for u in mentioned)):
             return False
-        if m.text and len(m.text) > self.shortest_limit:
+        text = m.text
+        if text and len(text) > self.shortest_limit:
             return False
-        if _channel_key(channel_type, channel_id, member_ids) not in index.channels:
+        key = (f"{channel_type}{_SEP}{channel_id}" if channel_id
+               else _channel_key(channel_type, channel_id, member_ids))
+        if key not in index.channels:
             return False
-        index.messages.add(message_id)
+        messages.add(message_id)
         if parent_id:
             index.replies.add(message_id)
         return True
