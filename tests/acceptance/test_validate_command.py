@@ -139,3 +139,35 @@ def test_from_app_without_credentials_is_a_usage_problem(tmp_path: Path) -> None
     run = validate(CONFORMANCE / "valid-data.json", "--from-app")
     assert run.returncode == 2
     assert "STREAM" in run.stderr
+
+
+def test_progress_is_shown_on_a_terminal_and_not_when_piped(tmp_path: Path) -> None:
+    import pty
+
+    from bench.generate import write
+
+    path = tmp_path / "big.json"
+    write(path, 20 * 2**20, "lines")  # above the 16 MiB threshold for a progress line
+    leader, follower = pty.openpty()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
+        run = subprocess.run([*STREAMDROP, "validate", str(path), "--output", "json"],
+                             stdout=subprocess.PIPE, stderr=follower, env=env, timeout=120,
+                             check=False)
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed: everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert run.returncode == 0
+    assert json.loads(run.stdout)["Errors"] is None  # stdout holds only the verdict
+    assert b"validating:" in shown and b"MiB/s" in shown
+    piped = validate(path, "--output", "json")
+    assert piped.stderr == ""
