@@ -46,7 +46,16 @@ def ensure_venv() -> None:
 
 
 def run(argv: list[str]) -> int:
-    return subprocess.call([str(BIN / argv[0]), *argv[1:]], cwd=ROOT)
+    try:
+        return subprocess.call([str(BIN / argv[0]), *argv[1:]], cwd=ROOT)
+    except KeyboardInterrupt:  # Ctrl-C reached the child too; it says what happened
+        return 130
+
+
+def replace_with(argv: list[str]) -> int:
+    """Become the command (signals such as Ctrl-C then go straight to it)."""
+    os.chdir(ROOT)
+    os.execv(str(BIN / argv[0]), [str(BIN / argv[0]), *argv[1:]])
 
 
 def cmd_test(extra: list[str]) -> int:
@@ -64,11 +73,11 @@ def cmd_test(extra: list[str]) -> int:
 
 
 def cmd_run(extra: list[str]) -> int:
-    return run(["streamdrop", "demo", *extra])
+    return replace_with(["streamdrop", "demo", *extra])
 
 
 def cmd_bench(extra: list[str]) -> int:
-    return run(["python", "-m", "bench", *extra])
+    return replace_with(["python", "-m", "bench", *extra])
 
 
 def main() -> int:
