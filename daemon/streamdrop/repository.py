@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+import anyio
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -186,17 +187,26 @@ class Repository:
     async def close(self) -> None:
         await self.engine.dispose()
 
+    # Every transaction runs shielded from cancellation: a cancel that lands while a
+    # statement is in flight makes SQLAlchemy invalidate the connection and "terminate"
+    # it from a stray task; with aiosqlite that task can wait forever on a worker thread
+    # that has already stopped, and asyncio.run() then never returns at exit (the hang
+    # of `run --once`). Transactions are short, and the database finishes a statement
+    # whether or not we wait for it, so the cancel is simply taken once it commits.
+
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
+        with anyio.CancelScope(shield=True):
+            async with self.engine.connect() as conn, conn.begin():
+                yield conn
 
     @contextlib.asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as plain:
-            conn = await plain.execution_options(**{db.READ_ONLY: True})
-            async with conn.begin():
-                yield conn
+        with anyio.CancelScope(shield=True):
+            async with self.engine.connect() as plain:
+                conn = await plain.execution_options(**{db.READ_ONLY: True})
+                async with conn.begin():
+                    yield conn
 
     # -- registering files -------------------------------------------------------
 

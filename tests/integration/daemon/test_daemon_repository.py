@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -211,3 +212,41 @@ async def test_postgres_fencing_and_reaping(pg_repo: Repository, clock: Any) -> 
     assert await pg_repo.reap("testhost") == 1
     with pytest.raises(LeaseLost):
         await pg_repo.advance(claimed[1], State.UPLOADING)
+
+
+async def _cancel_after(scope: anyio.CancelScope, checkpoints: int) -> None:
+    for _ in range(checkpoints):
+        await anyio.lowlevel.checkpoint()
+    scope.cancel()
+
+
+async def test_cancelled_call_commits_and_leaves_no_stray_task(sqlite_url: str,
+                                                               clock: Any) -> None:
+    """A shutdown that cancels a caller mid-statement must not make SQLAlchemy terminate
+    the connection from a task of its own: with aiosqlite that task could wait forever
+    and keep `run --once` from exiting (asyncio.run waits for it at exit)."""
+    await db.upgrade(sqlite_url)
+    repo = Repository.from_url(sqlite_url, clock)
+    loop = asyncio.get_running_loop()
+    created: list[asyncio.Task[Any]] = []
+
+    def recording_factory(loop: asyncio.AbstractEventLoop, coro: Any,
+                          **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        created.append(task)
+        return task
+
+    previous = loop.get_task_factory()
+    loop.set_task_factory(recording_factory)
+    try:
+        for checkpoints in range(12):  # land the cancel at every step of a transaction
+            with anyio.CancelScope() as scope:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(_cancel_after, scope, checkpoints)
+                    await repo.enqueue(None, Notification("imported", "{}", "[]"))
+        assert await repo.pending_notifications() == 12
+    finally:
+        loop.set_task_factory(previous)
+        await repo.close()
+    await anyio.sleep(0.1)
+    assert [t for t in created if not t.done()] == []
