@@ -78,6 +78,7 @@ class Watcher:
     seen: dict[Path, Seen] = field(default_factory=dict)
     handed: dict[Path, tuple[int, int]] = field(default_factory=dict)
     refused: set[Path] = field(default_factory=set)
+    handing: int = 0
 
     def forget(self, path: Path) -> None:
         """Track the file again from scratch (it changed while being hashed)."""
@@ -126,11 +127,20 @@ class Watcher:
 
     @property
     def waiting(self) -> int:
-        return len(self.seen)
+        """Files not yet handed on: tracked, or taken out of `seen` and still being handed."""
+        return len(self.seen) + self.handing
 
     async def hand_over(self) -> None:
-        for item in self.complete():
-            await self.on_found(item)
+        found = self.complete()
+        # Counted until `on_found` has them: while the first is being handed, the others
+        # are in neither `seen` nor the registrar, and `--once` must not think it is done.
+        self.handing += len(found)
+        try:
+            for item in found:
+                await self.on_found(item)
+                self.handing -= 1
+        finally:
+            self.handing = 0
 
     async def run(self, stop: anyio.Event) -> None:
         """Scan now and on a timer, follow events, hand over complete files until `stop`."""

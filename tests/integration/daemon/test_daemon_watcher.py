@@ -56,3 +56,24 @@ async def test_files_present_at_start_are_found_by_the_first_scan(tmp_path: Path
 
     found = await watch_for(tmp_path, 1.0, nothing)
     assert [f.rel_path for f in found] == ["a.json"]
+
+
+async def test_files_being_handed_over_still_count_as_waiting(tmp_path: Path) -> None:
+    """`run --once` ends when nothing waits: the files of one hand-over not yet given to
+    `on_found` must still count, or it could end before registering them."""
+    for name in ("a.jsonl", "b.jsonl", "c.jsonl"):
+        (tmp_path / name).write_bytes(b"{}")
+    waiting_at_each: list[int] = []
+    watcher: Watcher
+
+    async def on_found(item: Found) -> None:
+        waiting_at_each.append(watcher.waiting)
+        await anyio.lowlevel.checkpoint()
+
+    watcher = Watcher(tmp_path, settle_seconds=0, rescan_seconds=30, polling=False,
+                      on_found=on_found)
+    watcher.rescan()
+    assert watcher.waiting == 3
+    await watcher.hand_over()
+    assert waiting_at_each == [3, 2, 1]
+    assert watcher.waiting == 0
