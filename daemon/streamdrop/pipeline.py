@@ -21,7 +21,7 @@ import anyio
 import orjson
 import structlog
 
-from streamdrop import files, metrics
+from streamdrop import files, metrics, validator
 from streamdrop.errors import FileChangedError, RetryableError, StreamError
 from streamdrop.fingerprint import identity, sha256_file
 from streamdrop.repository import Lease, NewTask, Notification, Repository, TaskRow
@@ -29,13 +29,16 @@ from streamdrop.retry import RetryPolicy, full_jitter_delay
 from streamdrop.settings import Rule, Settings
 from streamdrop.stream_api import StreamClient, fetch_app_options
 from streamdrop.tasks import State, is_final, resume_step
-from streamdrop.validation import Options, Result, validate_path
+from streamdrop.validation import Options, Result
+from streamdrop.validator import ValidatorCrashed
 from streamdrop.watcher import Found
 
 log = structlog.get_logger("streamdrop.pipeline")
 
 T = TypeVar("T")
 RECONCILE_SEARCH = 500  # how many of the newest imports to look through after a crash
+# A file whose validation worker died this many times goes to failed/ (it would again).
+VALIDATOR_CRASHES_TO_FAIL = 2
 NOTIFY_KINDS = {State.COMPLETED: "imported", State.INVALID: "invalid", State.FAILED: "failed",
                 State.READY: "ready"}
 
@@ -223,8 +226,15 @@ async def validate(ctx: Context, task: TaskRow, lease: Lease) -> bool:
         await skip_changed(ctx, task, lease)
         return False
     options = await app_options(ctx, task)
-    result: Result = await anyio.to_thread.run_sync(
-        validate_path, Path(task.source_path), options, task.format)
+    try:
+        result = await validator.validate(Path(task.source_path), options, task.format,
+                                          task.size)
+    except ValidatorCrashed as exc:
+        if task.attempts < VALIDATOR_CRASHES_TO_FAIL:  # a stray kill: try once more
+            raise RetryableError(str(exc)) from exc
+        await finish(ctx, task, lease, State.FAILED, crash_report(task, str(exc)),
+                     error=str(exc))
+        return False
     if not result.valid:
         await finish(ctx, task, lease, State.INVALID, validation_report(task, result),
                      error=f"{result.error_count} errors")
@@ -300,6 +310,11 @@ def validation_report(task: TaskRow, result: Result) -> dict[str, Any]:
             "warnings": [p.to_json() for p in result.warnings],
             "error_count": result.error_count, "warning_count": result.warning_count,
             "stats": result.stats, "format": result.format}
+
+
+def crash_report(task: TaskRow, error: str) -> dict[str, Any]:
+    return {"task_id": task.id, "sha256": task.sha256, "file": task.rel_path,
+            "target": task.target, "mode": task.mode, "valid": None, "error": error}
 
 
 def import_report(task: TaskRow, state: str, raw: Mapping[str, Any] | None,

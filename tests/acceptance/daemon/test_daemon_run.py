@@ -165,3 +165,20 @@ def test_valid_feeds_file_goes_to_ready_without_an_upload(setup: Setup) -> None:
     assert task["state"] == "ready"
     assert setup.emulator.imports() == []
     assert (setup.root / "ready" / "feeds" / "f.jsonl").read_bytes() == feeds
+
+
+def test_big_file_is_validated_in_a_worker_process_and_imported(setup: Setup) -> None:
+    from streamdrop.validator import PROCESS_MIN_BYTES
+
+    users = b"".join(b'{"type":"user","data":{"id":"big_user_%07d","role":"user"}}\n' % n
+                     for n in range(PROCESS_MIN_BYTES // 50))
+    big = users + b'{"type":"nonsense","data":{}}\n'  # invalid: the verdict must come back
+    assert len(big) >= PROCESS_MIN_BYTES
+    drop(setup.drop, "big-bad.jsonl", big)
+    drop(setup.drop, "big-good.jsonl", users)
+    assert setup.run_once() == 0
+    states = {t["file"]: t["state"] for t in setup.tasks()}
+    assert states == {"big-bad.jsonl": "invalid", "big-good.jsonl": "completed"}
+    report = json.loads((setup.root / "failed" / "big-bad.jsonl.report.json").read_text())
+    assert report["error_count"] == 1
+    assert report["errors"][0]["line"] == len(users.splitlines()) + 1

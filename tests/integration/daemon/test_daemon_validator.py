@@ -1,0 +1,111 @@
+"""Validation in worker processes: same verdicts, crashes become task errors, no orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from streamdrop import validator
+from streamdrop.validation import Options, validate_path
+
+pytestmark = pytest.mark.anyio
+
+BAD = b'{"type":"user","data":{"role":"user"}}\n{"type":"nonsense","data":{}}\n'
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found += [int(c) for c in text]
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_worker_process_gives_the_verdict_a_thread_gives(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(BAD)
+    in_process = await validator.validate(path, Options(), "auto", validator.PROCESS_MIN_BYTES)
+    in_thread = await validator.validate(path, Options(), "auto", 0)
+    assert in_process.to_json() == in_thread.to_json() == validate_path(path).to_json()
+    assert in_process.errors == in_thread.errors
+    assert not in_process.valid
+
+
+async def test_unreadable_file_is_an_os_error_from_the_worker(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        await validator.validate(tmp_path / "gone.jsonl", Options(), "auto",
+                                 validator.PROCESS_MIN_BYTES)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+async def test_worker_killed_mid_file_is_a_validator_crash(tmp_path: Path) -> None:
+    fifo = tmp_path / "never-written.jsonl"
+    os.mkfifo(fifo)  # opening it blocks: the worker waits there until killed
+
+    async def kill_the_worker() -> None:
+        workers: list[int] = []
+        with anyio.fail_after(30):
+            while not workers:  # a process appears: no event to wait for
+                await anyio.sleep(0.05)
+                workers = children(os.getpid())
+            await anyio.sleep(0.3)  # let it reach open()
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(kill_the_worker)
+        with pytest.raises(validator.ValidatorCrashed, match="died"):
+            await validator.validate(fifo, Options(), "auto", validator.PROCESS_MIN_BYTES)
+
+
+DAEMON_STANDIN = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    import anyio
+    from streamdrop import validator
+    from streamdrop.validation import Options
+    anyio.run(validator.validate, Path(sys.argv[1]), Options(), "auto",
+              validator.PROCESS_MIN_BYTES)
+""")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG and /proc")
+def test_sigkill_of_the_daemon_leaves_no_worker_behind(tmp_path: Path) -> None:
+    fifo = tmp_path / "never-written.jsonl"
+    os.mkfifo(fifo)
+    daemon = subprocess.Popen([sys.executable, "-c", DAEMON_STANDIN, str(fifo)])
+    try:
+        deadline = time.monotonic() + 30
+        while not (workers := children(daemon.pid)):
+            assert time.monotonic() < deadline, "no worker process started"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the worker is blocked opening the FIFO, mid-task
+        assert all(alive(pid) for pid in workers)
+    finally:
+        daemon.kill()
+        daemon.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in workers)
