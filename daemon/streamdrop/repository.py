@@ -179,6 +179,12 @@ class Repository:
         self.engine = engine
         self.clock = clock
         self._postgres = engine.dialect.name == "postgresql"
+        # SQLite has one writer at a time, and a connection that finds the write lock
+        # taken sleeps in SQLite's busy handler (up to 100 ms a try) however soon it is
+        # free: with a few workers that was most of the daemon's time. Writers of this
+        # process queue here instead and are woken at once; busy_timeout still covers
+        # other processes (ops commands, a second daemon).
+        self._sqlite_writer: anyio.Lock | None = None
 
     @classmethod
     def from_url(cls, url: str, clock: Callable[[], float] = time.time) -> Repository:
@@ -196,9 +202,20 @@ class Repository:
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
-        with anyio.CancelScope(shield=True):
-            async with self.engine.connect() as conn, conn.begin():
-                yield conn
+        async with self._writer_turn():
+            with anyio.CancelScope(shield=True):
+                async with self.engine.connect() as conn, conn.begin():
+                    yield conn
+
+    @contextlib.asynccontextmanager
+    async def _writer_turn(self) -> AsyncIterator[None]:
+        if self._postgres:  # row locks: writers of different tasks go on side by side
+            yield
+            return
+        if self._sqlite_writer is None:
+            self._sqlite_writer = anyio.Lock()
+        async with self._sqlite_writer:
+            yield
 
     @contextlib.asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
