@@ -175,6 +175,7 @@ class Daemon:
         self.stop.set()
         ctx.draining.set()
         ctx.nudge.set()
+        ctx.poll_nudge.set()
 
     async def _signals(self, ctx: Context, main: TaskGroup) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

@@ -69,7 +69,10 @@ class Context:
     owner: str
     clock: Callable[[], float] = time.time
     draining: anyio.Event = field(default_factory=anyio.Event)
+    # Two wake-ups: `nudge` for the workers (a task to claim, a slot freed), `poll_nudge`
+    # for the poller (an import to follow). Each wakes only those who care.
     nudge: Nudge = field(default_factory=Nudge)
+    poll_nudge: Nudge = field(default_factory=Nudge)
     rng: random.Random = field(default_factory=random.Random)
     _options: dict[str, tuple[float, Options]] = field(default_factory=dict)
     _options_lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -275,7 +278,7 @@ async def upload_and_create(ctx: Context, task: TaskRow, lease: Lease) -> None:
         import_state_since=now, poll_interval=ctx.settings.poll.min_interval_seconds,
         next_poll_at=now + ctx.settings.poll.min_interval_seconds, error=None))
     log.info("task.import_created", import_id=created.id, state=created.state)
-    ctx.nudge.set()
+    ctx.poll_nudge.set()
 
 
 def _mode(mode: str) -> Any:
@@ -297,6 +300,7 @@ async def reconcile(ctx: Context, task: TaskRow, lease: Lease) -> TaskRow | None
         import_state_since=now, poll_interval=ctx.settings.poll.min_interval_seconds,
         next_poll_at=now, detail="reconciled"))
     log.info("task.reconciled", remote_path=task.remote_path, found=True, import_id=found.id)
+    ctx.poll_nudge.set()
     return row
 
 

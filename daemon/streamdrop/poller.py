@@ -56,7 +56,7 @@ class Poller:
             except Exception:  # a database hiccup or a bug: log it, keep following imports
                 log.exception("poller.tick_failed")
                 wait = self.ctx.settings.poll.min_interval_seconds
-            await self.ctx.nudge.wait(wait)
+            await self.ctx.poll_nudge.wait(wait)
 
     async def tick(self) -> float:
         """Poll what is due; returns how long to sleep before the next tick."""
