@@ -72,20 +72,37 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
-def run_daemon(config: Path, timeout: float) -> tuple[int, float, list[tuple[float, int]]]:
-    """Run `streamdrop run --once`; exit code, seconds, RSS samples (seconds, KiB)."""
+def children_of(pid: int) -> list[int]:
+    """The daemon's child processes (its validation workers)."""
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(c) for c in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    return found
+
+
+Samples = list[tuple[float, int]]
+
+
+def run_daemon(config: Path, timeout: float) -> tuple[int, float, Samples, Samples]:
+    """Run `streamdrop run --once`; exit code, seconds, RSS samples (seconds, KiB) of the
+    daemon and of its worker processes (summed)."""
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "streamdrop", "run", "--once", "--config",
                              str(config)], stdout=subprocess.DEVNULL,
                             stderr=(config.parent / "daemon.log").open("wb"))
-    samples: list[tuple[float, int]] = []
+    samples: Samples = []
+    workers: Samples = []
     while proc.poll() is None:
         if (rss := rss_kib(proc.pid)) is not None:
             samples.append((time.time(), rss))
+            workers.append((time.time(), sum(rss_kib(c) or 0 for c in children_of(proc.pid))))
         if time.monotonic() - started > timeout:
             proc.kill()
         time.sleep(0.2)
-    return proc.returncode, time.monotonic() - started, samples
+    return proc.returncode, time.monotonic() - started, samples, workers
 
 
 def bench_files(count: int, root: Path) -> dict[str, Any]:
@@ -96,7 +113,7 @@ def bench_files(count: int, root: Path) -> dict[str, Any]:
         for n in range(count):
             (drop / f"d{n // 100:02d}" / f"f{n:05d}.jsonl").parent.mkdir(exist_ok=True)
             (drop / f"d{n // 100:02d}" / f"f{n:05d}.jsonl").write_bytes(small_file(n))
-        code, seconds, samples = run_daemon(config, timeout=1800)
+        code, seconds, samples, _workers = run_daemon(config, timeout=1800)
         imported = len(emulator.imports())
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"files": count, "imported": imported, "exit_code": code,
@@ -114,7 +131,7 @@ def bench_big(mb: int, root: Path) -> dict[str, Any]:
     size = big.stat().st_size
     with running_emulator(step_seconds=0.5, rate_limit=100_000) as emulator:
         config = write_config(root, emulator, active=1, workers=1, level="info")
-        code, seconds, samples = run_daemon(config, timeout=3600)
+        code, seconds, samples, workers = run_daemon(config, timeout=3600)
         imported = len(emulator.imports())
     phases = phase_times(root / "daemon.log")
     upload = [kib for t, kib in samples
@@ -126,7 +143,9 @@ def bench_big(mb: int, root: Path) -> dict[str, Any]:
             "rss_mib_max": round(max(kib for _, kib in samples) / 1024, 1),
             "rss_mib_during_upload_min": round(min(upload, default=0) / 1024, 1),
             "rss_mib_during_upload_max": round(max(upload, default=0) / 1024, 1),
-            "rss_mib_every_2s": [round(kib / 1024) for _, kib in samples[::10]]}
+            "rss_mib_every_2s": [round(kib / 1024) for _, kib in samples[::10]],
+            "worker_rss_mib_max": round(max((kib for _, kib in workers), default=0) / 1024, 1),
+            "worker_rss_mib_every_2s": [round(kib / 1024) for _, kib in workers[::10]]}
 
 
 def phase_times(log: Path) -> dict[str, float]:
