@@ -18,7 +18,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 
@@ -88,3 +88,19 @@ async def create_database(base_url: str, name: str) -> str:
     finally:
         await engine.dispose()
     return f"{base_url}/{name}"
+
+
+TEST_URL_ENV = "STREAMDROP_TEST_POSTGRES_URL"
+
+
+@contextlib.contextmanager
+def server_for_tests(env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """A base URL (no database name) for a test session: the server of
+    $STREAMDROP_TEST_POSTGRES_URL when set, else a throwaway cluster (ClusterUnavailable
+    when there are no binaries)."""
+    given = (os.environ if env is None else env).get(TEST_URL_ENV)
+    if given:
+        yield given.rsplit("/", 1)[0]
+        return
+    with temporary_cluster() as base_url:
+        yield base_url

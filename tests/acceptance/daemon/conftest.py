@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,20 +21,3 @@ def emulator() -> Iterator[EmulatorHandle]:
 def setup(tmp_path: Path, emulator: EmulatorHandle) -> Setup:
     return Setup(tmp_path, emulator)
 
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL server for the session (skipped without binaries)."""
-    from streamdrop.pgcluster import ClusterUnavailable, temporary_cluster
-
-    try:
-        cluster = temporary_cluster()
-        base_url = cluster.__enter__()
-    except ClusterUnavailable as exc:
-        if os.environ.get("STREAMDROP_REQUIRE_POSTGRES"):  # CI: a skip would hide the tests
-            pytest.fail(f"PostgreSQL is required here: {exc}")
-        pytest.skip(str(exc))
-    try:
-        yield base_url
-    finally:
-        cluster.__exit__(None, None, None)

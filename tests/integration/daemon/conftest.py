@@ -1,17 +1,17 @@
-"""Fixtures for the daemon's integration tests: a SQLite file, or a throwaway PostgreSQL."""
+"""Fixtures for the daemon's integration tests: a SQLite file, or a database on the
+session's PostgreSQL server (`postgres_server`, in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from streamdrop import db
-from streamdrop.pgcluster import ClusterUnavailable, create_database, temporary_cluster
+from streamdrop.pgcluster import create_database
 from streamdrop.repository import Repository
 
 
@@ -38,26 +38,6 @@ def clock() -> Clock:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'streamdrop.db'}"
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A base URL (no database name) of a PostgreSQL server for this test session."""
-    given = os.environ.get("STREAMDROP_TEST_POSTGRES_URL")
-    if given:
-        yield given.rsplit("/", 1)[0]
-        return
-    try:
-        cluster = temporary_cluster()
-        base_url = cluster.__enter__()
-    except ClusterUnavailable as exc:
-        if os.environ.get("STREAMDROP_REQUIRE_POSTGRES"):  # CI: a skip would hide the tests
-            pytest.fail(f"PostgreSQL is required here: {exc}")
-        pytest.skip(str(exc))
-    try:
-        yield base_url
-    finally:
-        cluster.__exit__(None, None, None)
 
 
 @pytest.fixture
