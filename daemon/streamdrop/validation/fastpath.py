@@ -10,8 +10,9 @@ unknown or reserved field, a wrong type, null inside a list, an unusual
 timestamp, a broken envelope, …) is handed to the precise path
 (`orjson` + `chat_fields.check_fields`), which words the error. A decoded
 struct becomes the item's dict (`msgspec.structs.asdict`, absent = None)
-for the shared rules in `chat.py`, except for plain messages and
-reactions, which `chat.py` settles inline. `tests/unit/test_fastpath.py`
+for the shared rules (`chat_rules`, `chat_index`, `chat_references`),
+except for plain users, members, messages and reactions, which
+`chat_plain.py` settles inline. `tests/unit/test_fastpath.py`
 checks that a file gets the same verdict with and without this module.
 """
 
