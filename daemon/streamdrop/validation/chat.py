@@ -49,7 +49,7 @@ from streamdrop.validation.chat_envelope import (
     open_envelope,
 )
 from streamdrop.validation.chat_facts import FACTS, Facts
-from streamdrop.validation.chat_index import STATS_KEYS, ChatIndex
+from streamdrop.validation.chat_index import ChatIndex
 from streamdrop.validation.chat_plain import PlainSettlers
 from streamdrop.validation.chat_references import (
     DEFER,
@@ -71,7 +71,6 @@ __all__ = [
     "ITEM_ORDER",
     "MESSAGE_TYPES",
     "PUSH_PROVIDERS",
-    "STATS_KEYS",
     "UNKNOWN_TYPE_MAX_MESSAGE_LENGTH",
     "ChatValidator",
     "Found",

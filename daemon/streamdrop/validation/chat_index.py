@@ -15,7 +15,6 @@ from typing import Any, Final
 from streamdrop.validation import chat_fields as cf
 
 SEP: Final = "\x00"
-STATS_KEYS: Final = ("users", "channels", "members", "messages", "reactions", "devices")
 
 # Where an item is: (line, offset) of the given item number.
 Where = Callable[[int], tuple[int, int]]
