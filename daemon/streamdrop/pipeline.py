@@ -44,17 +44,26 @@ NOTIFY_KINDS = {State.COMPLETED: "imported", State.INVALID: "invalid", State.FAI
 
 
 class Nudge:
-    """Wakes sleepers when there may be new work (an anyio Event that can be re-armed)."""
+    """Wakes sleepers when there may be new work (an anyio Event that can be re-armed).
+
+    `generation` counts the nudges: a sleeper that notes it before looking for work and
+    passes it to `wait` is not put to sleep by a nudge that came while it was looking.
+    """
 
     def __init__(self) -> None:
         self._event = anyio.Event()
+        self.generation = 0
 
     def set(self) -> None:
+        self.generation += 1
         self._event.set()
         self._event = anyio.Event()
 
-    async def wait(self, seconds: float) -> None:
-        """Until nudged, or `seconds` at most."""
+    async def wait(self, seconds: float, since: int | None = None) -> None:
+        """Until nudged (or nudged already after `since`), or `seconds` at most."""
+        if since is not None and since != self.generation:
+            await anyio.lowlevel.checkpoint()
+            return
         with anyio.move_on_after(seconds):
             await self._event.wait()
 

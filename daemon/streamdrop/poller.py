@@ -51,12 +51,13 @@ class Poller:
 
     async def run(self) -> None:
         while not self.ctx.draining.is_set():
+            seen = self.ctx.poll_nudge.generation
             try:
                 wait = await self.tick()
             except Exception:  # a database hiccup or a bug: log it, keep following imports
                 log.exception("poller.tick_failed")
                 wait = self.ctx.settings.poll.min_interval_seconds
-            await self.ctx.poll_nudge.wait(wait)
+            await self.ctx.poll_nudge.wait(wait, since=seen)
 
     async def tick(self) -> float:
         """Poll what is due; returns how long to sleep before the next tick."""

@@ -90,10 +90,11 @@ class Workers:
         """A claimed task, or None when draining; waits (holding the turn) while idle."""
         async with self._looking:
             while not self.ctx.draining.is_set():
+                seen = self.ctx.nudge.generation
                 claimed = await self.claim(order)
                 if claimed is not None:
                     return claimed
-                await self.ctx.nudge.wait(IDLE_SECONDS)
+                await self.ctx.nudge.wait(IDLE_SECONDS, since=seen)
         return None
 
     async def claim(self, order: itertools.cycle[str]) -> tuple[TaskRow, Lease] | None:
