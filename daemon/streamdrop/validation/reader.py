@@ -118,21 +118,33 @@ class _Buffer:
 
 
 class _RegionLocator:
-    """Where the items of a decoded region are, worked out only when asked."""
+    """Where the items of a decoded region are, worked out (once) only when asked."""
 
-    __slots__ = ("base", "line", "region", "starts")
+    __slots__ = ("base", "line", "lines", "region", "starts")
 
     def __init__(self, region: bytes, base: int, line: int) -> None:
         self.region = region
         self.base = base
         self.line = line
-        self.starts: list[int] | None = None
+        self.starts: list[int] = []
+        self.lines: list[int] = []
 
     def __call__(self, k: int) -> tuple[int, int]:
-        if self.starts is None:
+        if not self.starts:
             self.starts = _item_starts(self.region)
-        start = self.starts[k]
-        return self.line + self.region.count(b"\n", 0, start), self.base + start
+            self.lines = _lines_at(self.region, self.starts, self.line)
+        return self.lines[k], self.base + self.starts[k]
+
+
+def _lines_at(region: bytes, starts: list[int], first_line: int) -> list[int]:
+    """The line of each start, counting each stretch of the region once."""
+    lines = []
+    line, counted = first_line, 0
+    for start in starts:
+        line += region.count(b"\n", counted, start)
+        counted = start
+        lines.append(line)
+    return lines
 
 
 def _item_starts(region: bytes) -> list[int]:
