@@ -291,7 +291,8 @@ class ArrayReader:
         self.on_error(Problem(f"parse error: {message}", item=item, line=line,
                               offset=buf.base + pos))
 
-    def _skip_whitespace(self, pos: int) -> int:
+    def _next_content(self, pos: int) -> int | None:
+        """The next byte at or after `pos` that is not whitespace; None at the end of file."""
         buf = self.buf
         while True:
             data = buf.data
@@ -300,9 +301,16 @@ class ArrayReader:
             if pos < len(data):
                 return pos
             if buf.eof:
-                self._error("unexpected end of file: the array is not closed with ']'", pos)
-                raise ParseStop
+                return None
             pos -= buf.fill(pos)
+
+    def _skip_whitespace(self, pos: int) -> int:
+        found = self._next_content(pos)
+        if found is None:
+            self._error("unexpected end of file: the array is not closed with ']'",
+                        len(self.buf.data))
+            raise ParseStop
+        return found
 
     def _open(self) -> int:
         self.buf.fill(0)
@@ -333,17 +341,9 @@ class ArrayReader:
         return self._resync(pos)
 
     def _close(self, pos: int) -> None:
-        buf = self.buf
-        while True:
-            data = buf.data
-            while pos < len(data) and data[pos] in WHITESPACE:
-                pos += 1
-            if pos < len(data):
-                self._error("unexpected content after the closing ']'", pos)
-                return
-            if buf.eof:
-                return
-            pos -= buf.fill(pos)
+        found = self._next_content(pos)
+        if found is not None:
+            self._error("unexpected content after the closing ']'", found)
 
     def _resync(self, pos: int) -> int:
         """Skip the unexpected value at `pos` so that reading can go on after it."""
