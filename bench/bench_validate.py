@@ -44,9 +44,9 @@ print(json.dumps({"seconds": elapsed, "items": len(items),
 VALIDATE = """
 import json, resource, sys, time
 from pathlib import Path
-from streamdrop.validation import validate_path
+from streamdrop.validation import Options, validate_path
 start = time.perf_counter()
-result = validate_path(Path(sys.argv[1]))
+result = validate_path(Path(sys.argv[1]), Options(max_size=0))  # 300 MiB is over 300 MB
 elapsed = time.perf_counter() - start
 rss = max(resource.getrusage(who).ru_maxrss
           for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) * 1024
