@@ -51,35 +51,9 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def parse_roles(text: str) -> frozenset[str]:
-    roles = frozenset(part.strip() for part in text.split(",") if part.strip())
-    if not roles:
-        raise ValueError("--roles needs at least one role")
-    return roles
-
-
-def parse_channel_types(text: str) -> dict[str, int]:
-    """"messaging,livestream:5000" -> {"messaging": 5000, "livestream": 5000}."""
-    from streamdrop.validation.model import DEFAULT_MAX_MESSAGE_LENGTH
-
-    types: dict[str, int] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, _, length = part.partition(":")
-        if not name:
-            raise ValueError(f"--channel-types: {part!r} has no name")
-        try:
-            types[name] = int(length) if length else DEFAULT_MAX_MESSAGE_LENGTH
-        except ValueError:
-            raise ValueError(f"--channel-types: {part!r}: max_message_length must be a "
-                             "whole number") from None
-    if not types:
-        raise ValueError("--channel-types needs at least one channel type")
-    return types
-
-
 def build_options(args: argparse.Namespace) -> Options:
     from streamdrop.validation.feeds import parse_feed_groups
-    from streamdrop.validation.model import Options
+    from streamdrop.validation.model import Options, parse_channel_types, parse_roles
 
     options = Options(lighter_validation_id=args.lighter_validation_id,
                       strict_references=args.strict_references,
@@ -88,7 +62,7 @@ def build_options(args: argparse.Namespace) -> Options:
     if args.from_app:
         changes.update(_app_lists())
     if args.roles:
-        changes["roles"] = parse_roles(args.roles)
+        changes["roles"] = frozenset(parse_roles(args.roles))
     if args.channel_types:
         changes["channel_types"] = parse_channel_types(args.channel_types)
     if args.feed_groups:

@@ -7,13 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from streamdrop.validation.model import DEFAULT_CHANNEL_TYPES, DEFAULT_MAX_MESSAGE_LENGTH
+from streamdrop.validation.model import parse_channel_types as parse_channel_types  # noqa: PLC0414 - re-export
+from streamdrop.validation.model import parse_roles as parse_roles  # noqa: PLC0414 - re-export
+
 StateSpelling = Literal["docs", "sdk", "novel"]
 STATE_SPELLINGS: tuple[StateSpelling, ...] = ("docs", "sdk", "novel")
 
-# Stream's built-ins (spec §3.1, §3.2); the validator's model holds the same lists.
+# Stream's built-ins (spec §3.1, §3.2), as the validator knows them; the
+# `--roles`/`--channel-types` syntax is the validator's too.
 BUILTIN_ROLES: tuple[str, ...] = ("user", "admin", "guest", "anonymous")
-DEFAULT_MAX_MESSAGE_LENGTH = 5_000
-BUILTIN_CHANNEL_TYPES: tuple[str, ...] = ("livestream", "messaging", "team", "gaming", "commerce")
+BUILTIN_CHANNEL_TYPES: tuple[str, ...] = tuple(DEFAULT_CHANNEL_TYPES)
 
 DEFAULT_API_KEY = "demo-key"
 # Long enough (32+ bytes) that JWT libraries do not warn about a weak HMAC key.
@@ -85,25 +89,6 @@ def _problems(config: EmulatorConfig) -> list[str]:
     if not config.roles or not config.channel_types:
         problems.append("roles and channel_types must not be empty")
     return problems
-
-
-def parse_roles(text: str) -> tuple[str, ...]:
-    """`user,admin,editor` -> the role names, in order, without blanks or repeats."""
-    names = [part.strip() for part in text.split(",")]
-    return tuple(dict.fromkeys(name for name in names if name))
-
-
-def parse_channel_types(text: str) -> dict[str, int]:
-    """`messaging,support:2000` -> {name: max_message_length}, 5000 when not given."""
-    types: dict[str, int] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        name, _, length = part.partition(":")
-        types[name.strip()] = int(length) if length.strip() else DEFAULT_MAX_MESSAGE_LENGTH
-        if types[name.strip()] < 1 or not name.strip():
-            raise ValueError(f"bad channel type {part!r}: want NAME or NAME:MAXLEN")
-    return types
 
 
 def parse_endpoint_limit(text: str) -> tuple[str, int]:

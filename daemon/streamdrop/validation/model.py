@@ -20,6 +20,33 @@ MAX_FILE_SIZE = 300_000_000  # Stream's upload limit, in bytes
 DEFAULT_MAX_ERRORS = 1_000
 
 
+def parse_roles(text: str) -> tuple[str, ...]:
+    """`user,admin,editor` -> the role names, in order, without blanks or repeats."""
+    roles = tuple(dict.fromkeys(name for name in (p.strip() for p in text.split(",")) if name))
+    if not roles:
+        raise ValueError("no role names given")
+    return roles
+
+
+def parse_channel_types(text: str) -> dict[str, int]:
+    """`messaging,support:2000` -> {name: max_message_length}, Stream's 5,000 when not given."""
+    types: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, length = (piece.strip() for piece in part.partition(":"))
+        if not name:
+            raise ValueError(f"bad channel type {part!r}: want NAME or NAME:MAXLEN")
+        try:
+            types[name] = int(length) if length else DEFAULT_MAX_MESSAGE_LENGTH
+        except ValueError:
+            types[name] = 0
+        if types[name] < 1:
+            raise ValueError(f"bad channel type {part!r}: max_message_length must be a whole "
+                             "number of 1 or more")
+    if not types:
+        raise ValueError("no channel types given")
+    return types
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
     """What the file is checked against; every field has Stream's default."""
