@@ -1,4 +1,4 @@
-"""Alembic environment: streamdrop hands it an open connection (see streamdrop.db.upgrade).
+"""Alembic environment: streamdrop hands it an open connection (see streamdrop.storage.db.upgrade).
 
 Run `streamdrop db upgrade --config FILE` rather than the `alembic` command: it
 takes the lock that keeps two daemons from migrating at once.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from streamdrop.tables import Base
+from streamdrop.storage.tables import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -16,7 +16,7 @@ def postgres_server() -> Iterator[str]:
     """A base URL (no database name) of a PostgreSQL server for this session:
     $STREAMDROP_TEST_POSTGRES_URL's, or a throwaway cluster. Without one the tests are
     skipped, or fail when $STREAMDROP_REQUIRE_POSTGRES is set (CI: a skip would hide them)."""
-    from streamdrop.pgcluster import ClusterUnavailable, server_for_tests
+    from tests.pgcluster import ClusterUnavailable, server_for_tests
 
     with contextlib.ExitStack() as stack:
         try:

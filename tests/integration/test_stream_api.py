@@ -19,19 +19,19 @@ import anyio.lowlevel
 import httpx
 import pytest
 
-from streamdrop.credentials import Credentials
-from streamdrop.errors import (
+from streamdrop.stream.client import StreamClient, fetch_app_options
+from streamdrop.stream.credentials import Credentials
+from streamdrop.stream.errors import (
     AuthenticationError,
     NotFoundError,
     RateLimitedError,
     RetryableError,
     TerminalError,
 )
-from streamdrop.import_states import Outcome, PollSchedule
-from streamdrop.retry import RetryPolicy
-from streamdrop.stream_api import StreamClient, fetch_app_options
+from streamdrop.stream.follow import watch_import
+from streamdrop.stream.import_states import Outcome, PollSchedule
+from streamdrop.stream.retry import RetryPolicy
 from streamdrop.testing import EmulatorHandle, FakeClock, running_emulator
-from streamdrop.watch import watch_import
 
 VALID_LINES = [
     '{"type":"user","data":{"id":"user_001","name":"Jesse","role":"user"}}',

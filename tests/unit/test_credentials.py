@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from streamdrop.credentials import DEFAULT_BASE_URL, Credentials, load_credentials
-from streamdrop.errors import CredentialsError
+from streamdrop.stream.credentials import DEFAULT_BASE_URL, Credentials, load_credentials
+from streamdrop.stream.errors import CredentialsError
 
 
 def test_environment_wins_over_config() -> None:

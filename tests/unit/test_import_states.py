@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from streamdrop.import_states import Outcome, PollSchedule, is_terminal, outcome_of, poll_delay
+from streamdrop.stream.import_states import (
+    Outcome,
+    PollSchedule,
+    is_terminal,
+    outcome_of,
+    poll_delay,
+)
 
 
 @pytest.mark.parametrize("state", ["completed", "Completed", " completed "])

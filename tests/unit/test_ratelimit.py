@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamdrop.ratelimit import (
+from streamdrop.stream.ratelimit import (
     RateLimiter,
     Window,
     merge_windows,

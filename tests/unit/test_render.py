@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streamdrop.render import render_tree
+from streamdrop.commands.tree import render_tree
 
 
 def test_nested_values_are_drawn_as_a_tree() -> None:

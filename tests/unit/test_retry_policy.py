@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from streamdrop.errors import RateLimitedError, RetryableError, TerminalError
-from streamdrop.retry import (
+from streamdrop.stream.errors import RateLimitedError, RetryableError, TerminalError
+from streamdrop.stream.retry import (
     RetryPolicy,
     backoff_ceiling,
     delay_after,

@@ -14,8 +14,15 @@ import jwt
 import pytest
 from structlog.testing import capture_logs
 
-from streamdrop.credentials import Credentials
-from streamdrop.errors import (
+from streamdrop.stream.client import (
+    ImportTask,
+    StreamClient,
+    _file_chunks,
+    fetch_app_options,
+    server_token,
+)
+from streamdrop.stream.credentials import Credentials
+from streamdrop.stream.errors import (
     AuthenticationError,
     FileChangedError,
     NotFoundError,
@@ -24,15 +31,8 @@ from streamdrop.errors import (
     RetryableError,
     TerminalError,
 )
-from streamdrop.import_states import Outcome
-from streamdrop.retry import RetryPolicy
-from streamdrop.stream_api import (
-    ImportTask,
-    StreamClient,
-    _file_chunks,
-    fetch_app_options,
-    server_token,
-)
+from streamdrop.stream.import_states import Outcome
+from streamdrop.stream.retry import RetryPolicy
 
 BASE = "https://chat.example.test"
 UPLOAD_URL = "https://bucket.example.test/upload/1?token=SECRET-TOKEN&expires=99"
@@ -257,7 +257,7 @@ class ChunkRecordingTransport(httpx.AsyncBaseTransport):
 async def test_upload_streams_the_file_unchanged_in_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("streamdrop.stream_api.UPLOAD_CHUNK_SIZE", 1024)
+    monkeypatch.setattr("streamdrop.stream.client.UPLOAD_CHUNK_SIZE", 1024)
     data = bytes(range(256)) * 41 + b"\r\n\x00tail"  # binary, CRLF: must arrive byte for byte
     path = tmp_path / "data.jsonl"
     path.write_bytes(data)
@@ -357,7 +357,7 @@ class GrowingFileTransport(httpx.AsyncBaseTransport):
 async def test_a_file_growing_during_the_upload_fails_it_without_retrying(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("streamdrop.stream_api.UPLOAD_CHUNK_SIZE", 4)
+    monkeypatch.setattr("streamdrop.stream.client.UPLOAD_CHUNK_SIZE", 4)
     path = tmp_path / "a.jsonl"
     path.write_bytes(b"0123456789")
     transport = GrowingFileTransport(path)

@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
 
 
 def _load(path: Path) -> Any:
-    from streamdrop import settings
+    from streamdrop.service import settings
 
     try:
         return settings.load(path)
@@ -51,7 +51,7 @@ def _load(path: Path) -> Any:
 
 
 def _check_credentials(config: Any) -> bool:
-    from streamdrop.errors import CredentialsError
+    from streamdrop.stream.errors import CredentialsError
 
     for name in sorted({rule.target for rule in config.rules}):
         try:
@@ -66,7 +66,8 @@ def _check_credentials(config: Any) -> bool:
 def cmd_run(args: argparse.Namespace) -> int:
     import anyio
 
-    from streamdrop import app, log
+    from streamdrop import log
+    from streamdrop.service import app
 
     config = _load(args.config)
     if config is None or not _check_credentials(config):
@@ -78,7 +79,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     import anyio
 
-    from streamdrop import db, log
+    from streamdrop import log
+    from streamdrop.storage import db
 
     config = _load(args.config)
     if config is None:
@@ -90,6 +92,6 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from streamdrop import demo
+    from streamdrop.service import demo
 
     return demo.main(args.dir)

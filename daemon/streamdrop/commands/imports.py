@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from streamdrop.credentials import Credentials
-    from streamdrop.stream_api import ImportTask, StreamClient
+    from streamdrop.stream.client import ImportTask, StreamClient
+    from streamdrop.stream.credentials import Credentials
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -141,7 +141,7 @@ def list_imports(args: argparse.Namespace) -> int:
 async def _upload_import(client: StreamClient, args: argparse.Namespace) -> int:
     import anyio
 
-    from streamdrop.stream_api import fetch_app_options
+    from streamdrop.stream.client import fetch_app_options
 
     path: Path = args.file
     if not args.no_validate:
@@ -168,8 +168,8 @@ async def _get_import(client: StreamClient, args: argparse.Namespace) -> int:
 async def _watch(client: StreamClient, args: argparse.Namespace) -> int:
     import anyio
 
-    from streamdrop.import_states import Outcome, PollSchedule
-    from streamdrop.watch import watch_import
+    from streamdrop.stream.follow import watch_import
+    from streamdrop.stream.import_states import Outcome, PollSchedule
 
     schedule = PollSchedule(initial=args.interval,
                             maximum=max(args.interval, args.max_interval))
@@ -190,7 +190,7 @@ async def _watch(client: StreamClient, args: argparse.Namespace) -> int:
 async def _list_imports(client: StreamClient, args: argparse.Namespace) -> int:
     tasks = await client.list_imports(limit=args.limit, offset=args.offset)
     if args.output == "tree":
-        from streamdrop.render import render_tree
+        from streamdrop.commands.tree import render_tree
 
         for task in tasks:
             print(render_tree(task.to_json(), f"import {task.id}"))
@@ -209,9 +209,9 @@ def _run(
     """Run one command with a client; turn the exception tree into messages and exit codes."""
     import anyio
 
-    from streamdrop import errors
-    from streamdrop.retry import RetryPolicy
-    from streamdrop.stream_api import StreamClient
+    from streamdrop.stream import errors
+    from streamdrop.stream.client import StreamClient
+    from streamdrop.stream.retry import RetryPolicy
 
     _configure_logging(verbose=args.verbose)
     try:
@@ -240,7 +240,7 @@ def _run(
 def _credentials(args: argparse.Namespace) -> Credentials:
     """Flags over the environment (load_credentials gives the environment priority over config,
     so a variable a flag replaces is left out)."""
-    from streamdrop.credentials import (
+    from streamdrop.stream.credentials import (
         KEY_ENV,
         SECRET_ENV,
         SECRET_FILE_ENV,
@@ -276,7 +276,7 @@ def _emit_task(task: ImportTask, output: str) -> None:
 
 def _emit(value: Any, output: str, *, label: str) -> None:
     if output == "tree":
-        from streamdrop.render import render_tree
+        from streamdrop.commands.tree import render_tree
 
         print(render_tree(value, label))
         return

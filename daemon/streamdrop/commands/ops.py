@@ -54,8 +54,9 @@ def _command(subparsers: Any, name: str, text: str, handler: Any) -> argparse.Ar
 def _run(handler: Any, args: argparse.Namespace) -> int:
     import anyio
 
-    from streamdrop import db, settings
-    from streamdrop.repository import Conflict, NotFound, Repository
+    from streamdrop.service import settings
+    from streamdrop.storage import db
+    from streamdrop.storage.repository import Conflict, NotFound, Repository
 
     try:
         config = settings.load(args.config)

@@ -77,8 +77,8 @@ def _app_lists() -> dict[str, Any]:
     import anyio
 
     from streamdrop import log
-    from streamdrop.credentials import load_credentials
-    from streamdrop.stream_api import StreamClient, fetch_app_options
+    from streamdrop.stream.client import StreamClient, fetch_app_options
+    from streamdrop.stream.credentials import load_credentials
 
     log.configure(level="warning")  # to stderr: stdout carries the verdict
 
@@ -93,8 +93,8 @@ def _app_lists() -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from streamdrop.commands.verdict import Progress, print_result
     from streamdrop.validation import validate_path
-    from streamdrop.validation.render import Progress, print_result
 
     try:
         options = build_options(args)

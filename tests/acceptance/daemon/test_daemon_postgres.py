@@ -8,8 +8,7 @@ from collections import Counter
 import anyio
 import pytest
 from daemon_harness import Setup, chat_file, drop, imported_sha256s, sha256
-
-from streamdrop.pgcluster import create_database
+from tests.pgcluster import create_database
 
 
 @pytest.mark.postgres

@@ -168,7 +168,7 @@ def test_valid_feeds_file_goes_to_ready_without_an_upload(setup: Setup) -> None:
 
 
 def test_big_file_is_validated_in_a_worker_process_and_imported(setup: Setup) -> None:
-    from streamdrop.validator import PROCESS_MIN_BYTES
+    from streamdrop.service.validation_pool import PROCESS_MIN_BYTES
 
     users = b"".join(b'{"type":"user","data":{"id":"big_user_%07d","role":"user"}}\n' % n
                      for n in range(PROCESS_MIN_BYTES // 50))

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from tests.pgcluster import create_database
 
-from streamdrop import db
-from streamdrop.pgcluster import create_database
-from streamdrop.repository import Repository
+from streamdrop.storage import db
+from streamdrop.storage.repository import Repository
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from typing import Any
 import anyio
 import pytest
 
-from streamdrop import settings
-from streamdrop.pipeline import Context
-from streamdrop.poller import Poller
-from streamdrop.repository import NewTask, Repository
-from streamdrop.stream_api import ImportTask
-from streamdrop.tasks import State
+from streamdrop.service import settings
+from streamdrop.service.poller import Poller
+from streamdrop.service.steps import Context
+from streamdrop.storage.repository import NewTask, Repository
+from streamdrop.storage.states import State
+from streamdrop.stream.client import ImportTask
 
 pytestmark = pytest.mark.anyio
 OWNER = "testhost:1:poller"

@@ -13,9 +13,9 @@ from typing import Any
 import anyio
 import pytest
 
-from streamdrop import db
-from streamdrop.repository import Conflict, LeaseLost, NewTask, Notification, Repository
-from streamdrop.tasks import State
+from streamdrop.storage import db
+from streamdrop.storage.repository import Conflict, LeaseLost, NewTask, Notification, Repository
+from streamdrop.storage.states import State
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +40,7 @@ async def test_upgrade_twice_at_once_leaves_one_schema(sqlite_url: str) -> None:
 
 def test_upgrade_from_two_processes_at_once(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
-    code = f"import anyio; from streamdrop import db; print(anyio.run(db.upgrade, {url!r}))"
+    code = f"import anyio; from streamdrop.storage import db; print(anyio.run(db.upgrade, {url!r}))"
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
              for _ in range(3)]
     outputs = [p.communicate(timeout=60)[0].strip() for p in procs]

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from streamdrop import validator
+from streamdrop.service import validation_pool as pool
 from streamdrop.validation import Options, validate_path
 
 pytestmark = pytest.mark.anyio
@@ -45,8 +45,8 @@ def alive(pid: int) -> bool:
 async def test_worker_process_gives_the_verdict_a_thread_gives(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(BAD)
-    in_process = await validator.validate(path, Options(), "auto", validator.PROCESS_MIN_BYTES)
-    in_thread = await validator.validate(path, Options(), "auto", 0)
+    in_process = await pool.validate(path, Options(), "auto", pool.PROCESS_MIN_BYTES)
+    in_thread = await pool.validate(path, Options(), "auto", 0)
     assert in_process.to_json() == in_thread.to_json() == validate_path(path).to_json()
     assert in_process.errors == in_thread.errors
     assert not in_process.valid
@@ -54,8 +54,8 @@ async def test_worker_process_gives_the_verdict_a_thread_gives(tmp_path: Path) -
 
 async def test_unreadable_file_is_an_os_error_from_the_worker(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        await validator.validate(tmp_path / "gone.jsonl", Options(), "auto",
-                                 validator.PROCESS_MIN_BYTES)
+        await pool.validate(tmp_path / "gone.jsonl", Options(), "auto",
+                                 pool.PROCESS_MIN_BYTES)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
@@ -75,18 +75,18 @@ async def test_worker_killed_mid_file_is_a_validator_crash(tmp_path: Path) -> No
 
     async with anyio.create_task_group() as group:
         group.start_soon(kill_the_worker)
-        with pytest.raises(validator.ValidatorCrashed, match="died"):
-            await validator.validate(fifo, Options(), "auto", validator.PROCESS_MIN_BYTES)
+        with pytest.raises(pool.ValidatorCrashed, match="died"):
+            await pool.validate(fifo, Options(), "auto", pool.PROCESS_MIN_BYTES)
 
 
 DAEMON_STANDIN = textwrap.dedent("""
     import sys
     from pathlib import Path
     import anyio
-    from streamdrop import validator
+    from streamdrop.service import validation_pool as pool
     from streamdrop.validation import Options
-    anyio.run(validator.validate, Path(sys.argv[1]), Options(), "auto",
-              validator.PROCESS_MIN_BYTES)
+    anyio.run(pool.validate, Path(sys.argv[1]), Options(), "auto",
+              pool.PROCESS_MIN_BYTES)
 """)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from streamdrop.watcher import Found, Watcher
+from streamdrop.service.watcher import Found, Watcher
 
 pytestmark = pytest.mark.anyio
 

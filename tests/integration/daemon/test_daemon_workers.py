@@ -8,10 +8,10 @@ from typing import Any
 import anyio
 import pytest
 
-from streamdrop import settings, worker
-from streamdrop.pipeline import Context, Nudge
-from streamdrop.repository import Lease, TaskRow
-from streamdrop.worker import Workers
+from streamdrop.service import settings, worker
+from streamdrop.service.steps import Context, Nudge
+from streamdrop.service.worker import Workers
+from streamdrop.storage.repository import Lease, TaskRow
 
 pytestmark = pytest.mark.anyio
 

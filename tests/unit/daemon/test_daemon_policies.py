@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from streamdrop import files
-from streamdrop.fingerprint import identity, sha256_file
-from streamdrop.poller import next_interval
-from streamdrop.settings import PollSettings
-from streamdrop.stability import Seen, ignored_path, is_complete, observe
-from streamdrop.tasks import State, TransitionError, can_move, check_move, resume_step
+from streamdrop.service import files
+from streamdrop.service.fingerprint import identity, sha256_file
+from streamdrop.service.poller import next_interval
+from streamdrop.service.settings import PollSettings
+from streamdrop.service.stability import Seen, ignored_path, is_complete, observe
+from streamdrop.storage.states import State, TransitionError, can_move, check_move, resume_step
 
 NOW = 1_800_000_000.0
 

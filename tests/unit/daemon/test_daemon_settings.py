@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from streamdrop import settings
-from streamdrop.settings import ConfigError, glob_regex
+from streamdrop.service import settings
+from streamdrop.service.settings import ConfigError, glob_regex
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streamdrop.settings import DaemonSettings
+from streamdrop.service.settings import DaemonSettings
 
 UNITS = Path(__file__).resolve().parents[3] / "systemd"
 

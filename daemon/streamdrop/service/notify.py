@@ -16,10 +16,10 @@ import orjson
 import structlog
 
 from streamdrop.log import scrub_text
-from streamdrop.repository import OutboxRow, Repository
-from streamdrop.retry import RetryPolicy, full_jitter_delay
+from streamdrop.storage.repository import OutboxRow, Repository
+from streamdrop.stream.retry import RetryPolicy, full_jitter_delay
 
-log = structlog.get_logger("streamdrop.notify")
+log = structlog.get_logger("streamdrop.service.notify")
 
 BATCH = 20
 HOLD_SECONDS = 120.0

@@ -20,17 +20,18 @@ import anyio
 import structlog
 from anyio.abc import TaskGroup
 
-from streamdrop import db, metrics, notify
-from streamdrop.pipeline import Context
-from streamdrop.poller import Poller
-from streamdrop.repository import Repository, TaskRow
-from streamdrop.settings import Settings
-from streamdrop.stream_api import StreamClient
-from streamdrop.tasks import FINAL_STATES
-from streamdrop.watcher import Found, Watcher
-from streamdrop.worker import Registrar, Workers, housekeeping, owner_id
+from streamdrop.service import metrics, notify
+from streamdrop.service.poller import Poller
+from streamdrop.service.settings import Settings
+from streamdrop.service.steps import Context
+from streamdrop.service.watcher import Found, Watcher
+from streamdrop.service.worker import Registrar, Workers, housekeeping, owner_id
+from streamdrop.storage import db
+from streamdrop.storage.repository import Repository, TaskRow
+from streamdrop.storage.states import FINAL_STATES
+from streamdrop.stream.client import StreamClient
 
-log = structlog.get_logger("streamdrop.app")
+log = structlog.get_logger("streamdrop.service.app")
 
 EXIT_OK = 0
 EXIT_UNFINISHED = 1

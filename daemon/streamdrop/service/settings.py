@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
-from streamdrop.credentials import DEFAULT_BASE_URL, Credentials, load_credentials
+from streamdrop.stream.credentials import DEFAULT_BASE_URL, Credentials, load_credentials
 
 DEFAULT_TARGET = "default"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/lib/streamdrop/streamdrop.db"

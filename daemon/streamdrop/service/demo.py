@@ -15,10 +15,11 @@ from pathlib import Path
 import anyio
 import structlog
 
-from streamdrop import app, log, settings
+from streamdrop import log
+from streamdrop.service import app, settings
 
 SAMPLE = "demo-chat.jsonl"
-logger = structlog.get_logger("streamdrop.demo")
+logger = structlog.get_logger("streamdrop.service.demo")
 
 
 def demo_settings(root: Path, base_url: str, api_key: str, api_secret: str) -> settings.Settings:

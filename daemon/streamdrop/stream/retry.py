@@ -23,7 +23,7 @@ from tenacity import (
     stop_before_delay,
 )
 
-from streamdrop.errors import RateLimitedError, RetryableError
+from streamdrop.stream.errors import RateLimitedError, RetryableError
 
 
 @dataclass(frozen=True, slots=True)

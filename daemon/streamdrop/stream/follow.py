@@ -6,8 +6,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import anyio
 
-from streamdrop.import_states import PollSchedule, poll_delay
-from streamdrop.stream_api import ImportTask, StreamClient
+from streamdrop.stream.client import ImportTask, StreamClient
+from streamdrop.stream.import_states import PollSchedule, poll_delay
 
 
 async def watch_import(

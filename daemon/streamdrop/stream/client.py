@@ -34,8 +34,8 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState
 
 from streamdrop import __version__
-from streamdrop.credentials import Credentials
-from streamdrop.errors import (
+from streamdrop.stream.credentials import Credentials
+from streamdrop.stream.errors import (
     AuthenticationError,
     FileChangedError,
     NotFoundError,
@@ -45,9 +45,9 @@ from streamdrop.errors import (
     StreamError,
     TerminalError,
 )
-from streamdrop.import_states import Outcome, outcome_of
-from streamdrop.ratelimit import RateLimiter, parse_header_number
-from streamdrop.retry import RetryPolicy, retrying
+from streamdrop.stream.import_states import Outcome, outcome_of
+from streamdrop.stream.ratelimit import RateLimiter, parse_header_number
+from streamdrop.stream.retry import RetryPolicy, retrying
 from streamdrop.validation.model import Options
 
 log = structlog.get_logger(__name__)

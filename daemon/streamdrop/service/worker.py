@@ -14,13 +14,13 @@ import anyio
 import structlog
 from anyio.abc import ObjectReceiveStream
 
-from streamdrop.errors import RetryableError, StreamError
 from streamdrop.log import task_context
-from streamdrop.pipeline import Context, fail, process, register, retry_later
-from streamdrop.repository import Lease, LeaseLost, TaskRow
-from streamdrop.watcher import Found, Watcher
+from streamdrop.service.steps import Context, fail, process, register, retry_later
+from streamdrop.service.watcher import Found, Watcher
+from streamdrop.storage.repository import Lease, LeaseLost, TaskRow
+from streamdrop.stream.errors import RetryableError, StreamError
 
-log = structlog.get_logger("streamdrop.worker")
+log = structlog.get_logger("streamdrop.service.worker")
 
 IDLE_SECONDS = 1.0
 

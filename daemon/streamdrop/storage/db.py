@@ -69,10 +69,11 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 
 def migrations_dir() -> Path:
     """The Alembic environment, from a wheel (package data) or a source checkout."""
-    inside = Path(__file__).resolve().parent / "migrations"
+    package = Path(__file__).resolve().parents[1]  # streamdrop/
+    inside = package / "migrations"
     if (inside / "env.py").is_file():
         return inside
-    checkout = Path(__file__).resolve().parents[2] / "migrations"
+    checkout = package.parents[1] / "migrations"
     if (checkout / "env.py").is_file():
         return checkout
     raise FileNotFoundError("streamdrop's migrations are missing from this installation")

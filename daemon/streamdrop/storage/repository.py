@@ -20,9 +20,9 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from streamdrop import db
-from streamdrop.tables import events, outbox, targets, tasks
-from streamdrop.tasks import ACTIVE_STATES, State, check_move, is_final
+from streamdrop.storage import db
+from streamdrop.storage.states import ACTIVE_STATES, State, check_move, is_final
+from streamdrop.storage.tables import events, outbox, targets, tasks
 
 
 class LeaseLost(Exception):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streamdrop.errors import CredentialsError
+from streamdrop.stream.errors import CredentialsError
 
 DEFAULT_BASE_URL = "https://chat.stream-io-api.com"
 

@@ -21,19 +21,19 @@ import anyio
 import orjson
 import structlog
 
-from streamdrop import files, metrics, validator
-from streamdrop.errors import FileChangedError, RetryableError, StreamError
-from streamdrop.fingerprint import identity, sha256_file
-from streamdrop.repository import Lease, NewTask, Notification, Repository, TaskRow
-from streamdrop.retry import RetryPolicy, full_jitter_delay
-from streamdrop.settings import Rule, Settings
-from streamdrop.stream_api import StreamClient, fetch_app_options
-from streamdrop.tasks import State, is_final, resume_step
+from streamdrop.service import files, metrics, validation_pool
+from streamdrop.service.fingerprint import identity, sha256_file
+from streamdrop.service.settings import Rule, Settings
+from streamdrop.service.validation_pool import ValidatorCrashed
+from streamdrop.service.watcher import Found
+from streamdrop.storage.repository import Lease, NewTask, Notification, Repository, TaskRow
+from streamdrop.storage.states import State, is_final, resume_step
+from streamdrop.stream.client import StreamClient, fetch_app_options
+from streamdrop.stream.errors import FileChangedError, RetryableError, StreamError
+from streamdrop.stream.retry import RetryPolicy, full_jitter_delay
 from streamdrop.validation import Options, Result
-from streamdrop.validator import ValidatorCrashed
-from streamdrop.watcher import Found
 
-log = structlog.get_logger("streamdrop.pipeline")
+log = structlog.get_logger("streamdrop.service.steps")
 
 T = TypeVar("T")
 RECONCILE_SEARCH = 500  # how many of the newest imports to look through after a crash
@@ -239,7 +239,7 @@ async def validate(ctx: Context, task: TaskRow, lease: Lease) -> bool:
         return False
     options = await app_options(ctx, task)
     try:
-        result = await validator.validate(Path(task.source_path), options, task.format,
+        result = await validation_pool.validate(Path(task.source_path), options, task.format,
                                           task.size)
     except ValidatorCrashed as exc:
         if task.attempts < VALIDATOR_CRASHES_TO_FAIL:  # a stray kill: try once more

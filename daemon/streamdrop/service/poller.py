@@ -17,15 +17,15 @@ from typing import Any
 
 import structlog
 
-from streamdrop.errors import NotFoundError, RetryableError, StreamError
-from streamdrop.import_states import Outcome, outcome_of
-from streamdrop.pipeline import Context, finish, import_report, notification, shielded
-from streamdrop.repository import Lease, LeaseLost, TaskRow
-from streamdrop.settings import PollSettings
-from streamdrop.stream_api import ImportTask
-from streamdrop.tasks import State
+from streamdrop.service.settings import PollSettings
+from streamdrop.service.steps import Context, finish, import_report, notification, shielded
+from streamdrop.storage.repository import Lease, LeaseLost, TaskRow
+from streamdrop.storage.states import State
+from streamdrop.stream.client import ImportTask
+from streamdrop.stream.errors import NotFoundError, RetryableError, StreamError
+from streamdrop.stream.import_states import Outcome, outcome_of
 
-log = structlog.get_logger("streamdrop.poller")
+log = structlog.get_logger("streamdrop.service.poller")
 
 PAGE = 100
 GROWTH = 1.5

@@ -18,9 +18,9 @@ from stat import S_ISREG
 import anyio
 import structlog
 
-from streamdrop.stability import Seen, ignored_path, is_complete, observe
+from streamdrop.service.stability import Seen, ignored_path, is_complete, observe
 
-log = structlog.get_logger("streamdrop.watcher")
+log = structlog.get_logger("streamdrop.service.watcher")
 
 TICK_SECONDS = 0.25
 

@@ -1,0 +1,1 @@
+"""The task database: engine and migrations, tables, the repository (all SQL), task states."""
