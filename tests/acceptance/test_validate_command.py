@@ -9,9 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.references import reference_dir
 
-CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "stream-cli"
 STREAMDROP = [sys.executable, "-m", "streamdrop"]
+
+
+@pytest.fixture
+def conformance() -> Path:
+    """stream-cli's test files (reference tier, tests/references.py)."""
+    return reference_dir("conformance", "stream-cli")
 
 
 def validate(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -20,8 +26,9 @@ def validate(*args: str | Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, env=env, check=False)
 
 
-def test_valid_file_prints_stream_cli_shape_and_exits_0() -> None:
-    run = validate(CONFORMANCE / "valid-data.json", "--roles", "user",
+@pytest.mark.reference
+def test_valid_file_prints_stream_cli_shape_and_exits_0(conformance: Path) -> None:
+    run = validate(conformance / "valid-data.json", "--roles", "user",
                    "--channel-types", "messaging", "--output", "json")
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
@@ -30,8 +37,9 @@ def test_valid_file_prints_stream_cli_shape_and_exits_0() -> None:
                             "reactions": 3, "users": 4}
 
 
-def test_invalid_file_lists_errors_with_their_place_and_exits_1() -> None:
-    run = validate(CONFORMANCE / "invalid-devices.json", "--roles", "user",
+@pytest.mark.reference
+def test_invalid_file_lists_errors_with_their_place_and_exits_1(conformance: Path) -> None:
+    run = validate(conformance / "invalid-devices.json", "--roles", "user",
                    "--channel-types", "messaging:5000")
     assert run.returncode == 1
     out = json.loads(run.stdout)  # not a terminal: JSON by default
@@ -42,15 +50,17 @@ def test_invalid_file_lists_errors_with_their_place_and_exits_1() -> None:
     assert first["item"] == 1
 
 
-def test_max_errors_lists_fewer_but_counts_all() -> None:
-    run = validate(CONFORMANCE / "invalid-channels.json", "--roles", "user",
+@pytest.mark.reference
+def test_max_errors_lists_fewer_but_counts_all(conformance: Path) -> None:
+    run = validate(conformance / "invalid-channels.json", "--roles", "user",
                    "--channel-types", "messaging", "--max-errors", "2")
     out = json.loads(run.stdout)
     assert len(out["Errors"]) == 2 and out["ErrorCount"] == 12
 
 
-def test_tree_output_is_for_people() -> None:
-    run = validate(CONFORMANCE / "invalid-users.json", "--roles", "user", "--output", "tree")
+@pytest.mark.reference
+def test_tree_output_is_for_people(conformance: Path) -> None:
+    run = validate(conformance / "invalid-users.json", "--roles", "user", "--output", "tree")
     assert run.returncode == 1
     assert "INVALID" in run.stdout and "at line" in run.stdout and "users: 1" in run.stdout
 
@@ -62,8 +72,9 @@ def test_missing_file_is_a_usage_problem_on_stderr(tmp_path: Path) -> None:
     assert "cannot read" in run.stderr and "nope.json" in run.stderr
 
 
-def test_bad_flag_value_is_exit_2() -> None:
-    run = validate(CONFORMANCE / "valid-data.json", "--channel-types", "messaging:long")
+@pytest.mark.reference
+def test_bad_flag_value_is_exit_2(conformance: Path) -> None:
+    run = validate(conformance / "valid-data.json", "--channel-types", "messaging:long")
     assert run.returncode == 2
     assert "max_message_length" in run.stderr
 
@@ -135,8 +146,9 @@ def test_from_app_checks_against_the_apps_own_roles_and_channel_types(tmp_path: 
         e["error"] for e in offline]
 
 
-def test_from_app_without_credentials_is_a_usage_problem(tmp_path: Path) -> None:
-    run = validate(CONFORMANCE / "valid-data.json", "--from-app")
+@pytest.mark.reference
+def test_from_app_without_credentials_is_a_usage_problem(conformance: Path, tmp_path: Path) -> None:
+    run = validate(conformance / "valid-data.json", "--from-app")
     assert run.returncode == 2
     assert "STREAM" in run.stderr
 

@@ -1,16 +1,21 @@
-"""stream-cli's own validator test files give exactly the results they gave there."""
+"""stream-cli's own validator test files give exactly the results they gave there.
+
+Reference tier (tests/references.py): the files are stream-cli's, kept beside the
+repository; tests/unit/test_chat_rules.py covers the same rules with our own fixtures.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.references import reference_dir
 
 from streamdrop.validation import Options, validate_path
 
-CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "stream-cli"
+pytestmark = pytest.mark.reference
+CONFORMANCE = reference_dir("conformance", "stream-cli")
 EXPECTED = json.loads((CONFORMANCE / "expected.json").read_text())["cases"]
 
 

@@ -2,10 +2,10 @@
 
 Hypothesis generates items `{"type": T, "data": {...}}`, valid and subtly broken.
 Each item's `data` is checked by the `jsonschema` library against Stream's schema
-for T (shared/spec/stream-jsonschemas/chat/), with its format checker and
-`rfc3339-validator`, so that `date-time` is really checked. Our verdict (does
-the item get a "validation error:" or "parse error:") must be the schema's,
-adjusted by the deliberate divergences in DIVERGENCES (the last section of
+for T (`spec/stream-jsonschemas/chat/` of the reference tier, tests/references.py),
+with its format checker and `rfc3339-validator`, so that `date-time` is really
+checked. Our verdict (does the item get a "validation error:" or "parse error:")
+must be the schema's, adjusted by the deliberate divergences in DIVERGENCES (the last section of
 chat-validation-rules.md, and what chat.py adds): each one is a named predicate
 that says why, and has an example test below.
 
@@ -30,7 +30,6 @@ import json
 import re
 import string
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -40,14 +39,15 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from rfc3339_validator import validate_rfc3339
+from tests.references import reference_dir
 
 from streamdrop.validation.chat import ChatValidator
 from streamdrop.validation.model import DEFAULT_CHANNEL_TYPES, DEFAULT_ROLES, Options
 
 # -- the oracle: Stream's schemas under jsonschema ---------------------------------
 
-SCHEMA_DIR = (Path(__file__).resolve().parents[3] / "shared" / "spec" / "stream-jsonschemas"
-              / "chat")
+pytestmark = pytest.mark.reference
+SCHEMA_DIR = reference_dir("spec", "stream-jsonschemas", "chat")
 SCHEMAS: dict[str, dict[str, Any]] = {
     path.name: json.loads(path.read_text()) for path in sorted(SCHEMA_DIR.glob("*.schema.json"))
 }
