@@ -21,10 +21,11 @@ import structlog
 from anyio.abc import TaskGroup
 
 from streamdrop.service import metrics, notify
+from streamdrop.service.context import Context
 from streamdrop.service.poller import Poller
 from streamdrop.service.settings import Settings
-from streamdrop.service.steps import Context
-from streamdrop.service.watcher import Found, Watcher
+from streamdrop.service.types import Found
+from streamdrop.service.watcher import Watcher
 from streamdrop.service.worker import Registrar, Workers, housekeeping, owner_id
 from streamdrop.storage import db
 from streamdrop.storage.repository import Repository, TaskRow

@@ -17,8 +17,10 @@ from typing import Any
 
 import structlog
 
+from streamdrop.service.context import Context, shielded
+from streamdrop.service.ending import finish
+from streamdrop.service.outcomes import import_report, notification
 from streamdrop.service.settings import PollSettings
-from streamdrop.service.steps import Context, finish, import_report, notification, shielded
 from streamdrop.storage.repository import Lease, LeaseLost, TaskRow
 from streamdrop.storage.states import State
 from streamdrop.stream.client import ImportTask

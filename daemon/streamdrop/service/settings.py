@@ -1,35 +1,97 @@
 """The daemon's configuration: a TOML file, checked whole, with one clear message per mistake.
 
-Every key is documented in config/streamdrop.example.toml. Unknown keys are
-errors too (a typo would otherwise be silently ignored). The environment wins
-over the file for the default target's credentials (`STREAM_KEY`,
-`STREAM_SECRET`, `STREAM_SECRET_FILE`, `STREAM_CHAT_URL`) and for the database
-(`STREAMDROP_DATABASE_URL`).
+Every key is documented in config/streamdrop.example.toml. Each section is a
+dataclass below: its fields are the section's keys, their defaults the
+defaults, their types (or a field's `check`) what a value must be; nothing
+else lists them. Unknown keys are errors too (a typo would otherwise be
+silently ignored). The environment wins over the file for the default target's
+credentials (`STREAM_KEY`, `STREAM_SECRET`, `STREAM_SECRET_FILE`,
+`STREAM_CHAT_URL`) and for the database (`STREAMDROP_DATABASE_URL`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar, get_type_hints
 
+from streamdrop.service.globs import glob_regex
+from streamdrop.stream.client import MODES
 from streamdrop.stream.credentials import DEFAULT_BASE_URL, Credentials, load_credentials
+from streamdrop.validation import FORMATS as FILE_FORMATS
 
 DEFAULT_TARGET = "default"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/lib/streamdrop/streamdrop.db"
 DATABASE_URL_ENV = "STREAMDROP_DATABASE_URL"
-MODES = ("insert", "upsert")
-FORMATS = ("auto", "chat", "chat-jsonl", "feeds")
+FORMATS = ("auto", *FILE_FORMATS)
 ON_FAILURE = ("continue", "pause")
 LOG_FORMATS = ("auto", "json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 T = TypeVar("T")
+S = TypeVar("S")
+
+
+# -- what a value must be (each checker's docstring is its error message) --------------
+
+
+def _number(value: Any) -> float | None:
+    """must be a number >= 0"""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return float(value)
+
+
+def _positive_int(value: Any) -> int | None:
+    """must be a whole number >= 1"""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return None
+    return value
+
+
+def _bool(value: Any) -> bool | None:
+    """must be true or false"""
+    return value if isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    """must be a non-empty string"""
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _texts(value: Any) -> tuple[str, ...] | None:
+    """must be a list of strings"""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def _port(value: Any) -> int | None:
+    """must be a port number from 0 (off) to 65535"""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        return None
+    return value
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return value if value in options else None
+
+    check.__doc__ = "must be one of " + ", ".join(repr(o) for o in options)
+    return check
+
+
+def check(checker: Callable[[Any], Any], default: Any = dataclasses.MISSING) -> Any:
+    """A field whose values `checker` accepts (instead of the one its type implies)."""
+    if default is dataclasses.MISSING:
+        return field(metadata={"check": checker})
+    return field(default=default, metadata={"check": checker})
 
 
 class ConfigError(ValueError):
@@ -96,13 +158,13 @@ class DaemonSettings:
 @dataclass(frozen=True, slots=True)
 class Rule:
     glob: str
-    mode: str
+    mode: str = check(_choice(MODES))
     target: str = DEFAULT_TARGET
-    format: str = "auto"
-    merge_custom: bool | None = None
+    format: str = check(_choice(FORMATS), "auto")
+    merge_custom: bool | None = check(_bool, None)
     lighter_validation_id: bool = False
     strict_references: bool = False
-    on_failure: str = "continue"
+    on_failure: str = check(_choice(ON_FAILURE), "continue")
     notify: tuple[str, ...] = ()
 
     def matches(self, rel_path: str) -> bool:
@@ -117,14 +179,14 @@ class NotifySettings:
 
 @dataclass(frozen=True, slots=True)
 class MetricsSettings:
-    port: int = 0  # 0: no metrics endpoint
+    port: int = check(_port, 0)  # 0: no metrics endpoint
     host: str = "127.0.0.1"
 
 
 @dataclass(frozen=True, slots=True)
 class LogSettings:
-    level: str = "info"
-    format: str = "auto"
+    level: str = check(_choice(LOG_LEVELS), "info")
+    format: str = check(_choice(LOG_FORMATS), "auto")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,48 +207,24 @@ class Settings:
         return next((rule for rule in self.rules if rule.matches(rel_path)), None)
 
 
-# -- globs --------------------------------------------------------------------------
+# -- reading a section through its dataclass -------------------------------------------
+
+_BY_TYPE: dict[Any, Callable[[Any], Any]] = {
+    float: _number, int: _positive_int, bool: _bool, str: _text, str | None: _text,
+    tuple[str, ...]: _texts, Path: _text,  # a folder: made absolute by its section
+}
 
 
-@lru_cache(maxsize=256)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A gitignore-style glob as a regex over a relative POSIX path.
-
-    `*` and `?` stay inside one folder, `**/` is any number of folders, a
-    trailing `/**` is everything inside; a pattern without a slash matches the
-    name at any depth (as in .gitignore); a leading `/` only anchors.
-    """
-    body = pattern.strip()
-    if "/" not in body.rstrip("/"):
-        body = "**/" + body
-    body = body.lstrip("/")
-    if body.endswith("/"):
-        body += "**"
-    out, i = [], 0
-    while i < len(body):
-        if body.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif body.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif body[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif body[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif body[i] == "[" and (end := body.find("]", i + 1)) > i:
-            inner = body[i + 1:end].replace("\\", "\\\\")
-            out.append("[" + ("^" + inner[1:] if inner.startswith("!") else inner) + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(body[i]))
-            i += 1
-    return re.compile("".join(out))
+def _checkers(cls: type[Any]) -> dict[str, Callable[[Any], Any]]:
+    """Each init field of a section and what its value must be."""
+    hints = get_type_hints(cls)
+    return {f.name: f.metadata.get("check") or _BY_TYPE[hints[f.name]]
+            for f in dataclasses.fields(cls) if f.init}
 
 
-# -- reading values -----------------------------------------------------------------
+def keys_of(cls: type[Any], *, without: tuple[str, ...] = ()) -> set[str]:
+    """The keys a section allows: its dataclass's fields."""
+    return set(_checkers(cls)) - set(without)
 
 
 def _table(data: Mapping[str, Any], key: str, allowed: set[str]) -> Mapping[str, Any]:
@@ -200,10 +238,7 @@ def _table(data: Mapping[str, Any], key: str, allowed: set[str]) -> Mapping[str,
     return value
 
 
-def _get(table: Mapping[str, Any], key: str, name: str, kind: Callable[[Any], T | None],
-         default: T) -> T:
-    if name not in table:
-        return default
+def _value(table: Mapping[str, Any], key: str, name: str, kind: Callable[[Any], T | None]) -> T:
     value = kind(table[name])
     if value is None:
         raise ConfigError(f"{key}.{name}", f"{_describe(kind)}, not {table[name]!r}")
@@ -214,81 +249,28 @@ def _describe(kind: Callable[..., Any]) -> str:
     return (kind.__doc__ or "has the wrong type").strip()
 
 
-def _number(value: Any) -> float | None:
-    """must be a number >= 0"""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        return None
-    return float(value)
-
-
-def _positive_int(value: Any) -> int | None:
-    """must be a whole number >= 1"""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        return None
-    return value
-
-
-def _bool(value: Any) -> bool | None:
-    """must be true or false"""
-    return value if isinstance(value, bool) else None
-
-
-def _text(value: Any) -> str | None:
-    """must be a non-empty string"""
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _texts(value: Any) -> tuple[str, ...] | None:
-    """must be a list of strings"""
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    return None
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return value if value in options else None
-
-    check.__doc__ = "must be one of " + ", ".join(repr(o) for o in options)
-    return check
+def _section(cls: type[S], table: Mapping[str, Any], key: str, **given: Any) -> S:
+    """`cls` from `table`: checked values where given, the dataclass's defaults elsewhere."""
+    values = {name: _value(table, key, name, kind) for name, kind in _checkers(cls).items()
+              if name in table and name not in given}
+    return cls(**given, **values)
 
 
 # -- sections -----------------------------------------------------------------------
 
-TARGET_KEYS = {"base_url", "api_key", "api_secret", "api_secret_file", "max_active_imports"}
-DROP_KEYS = {"path", "done", "failed", "ready", "duplicates", "settle_seconds",
-             "rescan_seconds", "polling"}
-POLL_KEYS = {"min_interval_seconds", "max_interval_seconds", "stuck_after_seconds",
-             "list_threshold"}
-DAEMON_KEYS = {"workers", "lease_seconds", "grace_seconds", "retry_max_delay_seconds",
-               "once_max_attempts", "validation_cache_seconds"}
-RULE_KEYS = {"glob", "mode", "target", "format", "merge_custom", "lighter_validation_id",
-             "strict_references", "on_failure", "notify"}
-TOP_KEYS = {"stream", "targets", "database", "drop", "poll", "daemon", "rules", "notify", "log",
-            "metrics"}
-
-
-def _target(name: str, key: str, table: Mapping[str, Any]) -> TargetSettings:
-    return TargetSettings(
-        name=name,
-        base_url=_get(table, key, "base_url", _text, DEFAULT_BASE_URL),
-        api_key=_get(table, key, "api_key", _text, None),
-        api_secret=_get(table, key, "api_secret", _text, None),
-        api_secret_file=_get(table, key, "api_secret_file", _text, None),
-        max_active_imports=_get(table, key, "max_active_imports", _positive_int, 1),
-    )
+DROP_FOLDERS = ("done", "failed", "ready", "duplicates")
 
 
 def _targets(data: Mapping[str, Any]) -> dict[str, TargetSettings]:
-    out = {DEFAULT_TARGET: _target(DEFAULT_TARGET, "stream", _table(data, "stream", TARGET_KEYS))}
+    allowed = keys_of(TargetSettings, without=("name",))
+    out = {DEFAULT_TARGET: _section(TargetSettings, _table(data, "stream", allowed), "stream",
+                                    name=DEFAULT_TARGET)}
     named = data.get("targets", {})
     if not isinstance(named, Mapping):
         raise ConfigError("targets", "must be a table of [targets.NAME] tables")
     for name in named:
         key = f"targets.{name}"
-        out[name] = _target(name, key, _table(named, key, TARGET_KEYS))
+        out[name] = _section(TargetSettings, _table(named, key, allowed), key, name=name)
     return out
 
 
@@ -298,52 +280,38 @@ def _path(base: Path, value: str) -> Path:
 
 
 def _drop(data: Mapping[str, Any], base: Path) -> DropSettings:
-    table = _table(data, "drop", DROP_KEYS)
+    table = _table(data, "drop", keys_of(DropSettings))
     if "path" not in table:
         raise ConfigError("drop.path", "is required: the folder to watch")
-    drop = _path(base, _get(table, "drop", "path", _text, ""))
+    drop = _path(base, _value(table, "drop", "path", _text))
 
     def beside(name: str) -> Path:
-        given = _get(table, "drop", name, _text, "")
-        return _path(base, given) if given else drop.parent / name
+        return _path(base, _value(table, "drop", name, _text)) if name in table \
+            else drop.parent / name
 
-    folders = {name: beside(name) for name in ("done", "failed", "ready", "duplicates")}
+    folders = {name: beside(name) for name in DROP_FOLDERS}
     for name, folder in folders.items():
         if folder == drop or drop in folder.parents:
             raise ConfigError(f"drop.{name}", f"{folder} must not be inside the drop folder")
-    return DropSettings(
-        path=drop, **folders,
-        settle_seconds=_get(table, "drop", "settle_seconds", _number, 2.0),
-        rescan_seconds=max(_get(table, "drop", "rescan_seconds", _number, 60.0), 0.1),
-        polling=_get(table, "drop", "polling", _bool, False),
-    )
+    settings = _section(DropSettings, table, "drop", path=drop, **folders)
+    return dataclasses.replace(settings, rescan_seconds=max(settings.rescan_seconds, 0.1))
 
 
 def _poll(data: Mapping[str, Any]) -> PollSettings:
-    table = _table(data, "poll", POLL_KEYS)
-    low = max(_get(table, "poll", "min_interval_seconds", _number, 2.0), 0.01)
-    high = _get(table, "poll", "max_interval_seconds", _number, 60.0)
-    if high < low:
+    settings = _section(PollSettings, _table(data, "poll", keys_of(PollSettings)), "poll")
+    settings = dataclasses.replace(
+        settings, min_interval_seconds=max(settings.min_interval_seconds, 0.01))
+    if settings.max_interval_seconds < settings.min_interval_seconds:
         raise ConfigError("poll.max_interval_seconds", "must not be below min_interval_seconds")
-    return PollSettings(low, high,
-                        _get(table, "poll", "stuck_after_seconds", _number, 6 * 3600.0),
-                        _get(table, "poll", "list_threshold", _positive_int, 10))
+    return settings
 
 
 def _daemon(data: Mapping[str, Any]) -> DaemonSettings:
-    table = _table(data, "daemon", DAEMON_KEYS)
-    lease = _get(table, "daemon", "lease_seconds", _number, 30.0)
-    if lease < 1:
+    settings = _section(DaemonSettings, _table(data, "daemon", keys_of(DaemonSettings)),
+                        "daemon")
+    if settings.lease_seconds < 1:
         raise ConfigError("daemon.lease_seconds", "must be at least 1")
-    return DaemonSettings(
-        workers=_get(table, "daemon", "workers", _positive_int, 4),
-        lease_seconds=lease,
-        grace_seconds=_get(table, "daemon", "grace_seconds", _number, 20.0),
-        retry_max_delay_seconds=_get(table, "daemon", "retry_max_delay_seconds", _number, 300.0),
-        once_max_attempts=_get(table, "daemon", "once_max_attempts", _positive_int, 5),
-        validation_cache_seconds=_get(table, "daemon", "validation_cache_seconds", _number,
-                                      300.0),
-    )
+    return settings
 
 
 def _rule(index: int, table: Any, targets: Mapping[str, TargetSettings],
@@ -351,30 +319,16 @@ def _rule(index: int, table: Any, targets: Mapping[str, TargetSettings],
     key = f"rules[{index}]"
     if not isinstance(table, Mapping):
         raise ConfigError(key, "must be a table ([[rules]])")
-    for name in table:
-        if name not in RULE_KEYS:
-            raise ConfigError(f"{key}.{name}", "unknown key (allowed: "
-                              + ", ".join(sorted(RULE_KEYS)) + ")")
+    table = _table({key: table}, key, keys_of(Rule))
     for required in ("glob", "mode"):
         if required not in table:
             raise ConfigError(f"{key}.{required}", "is required")
-    target = _get(table, key, "target", _text, DEFAULT_TARGET)
-    if target not in targets:
-        raise ConfigError(f"{key}.target", f"no target {target!r} ([stream] or [targets.NAME])")
-    merge = table.get("merge_custom")
-    if merge is not None and not isinstance(merge, bool):
-        raise ConfigError(f"{key}.merge_custom", f"must be true or false, not {merge!r}")
-    return Rule(
-        glob=_get(table, key, "glob", _text, "**"),
-        mode=_get(table, key, "mode", _choice(MODES), "upsert"),
-        target=target,
-        format=_get(table, key, "format", _choice(FORMATS), "auto"),
-        merge_custom=merge,
-        lighter_validation_id=_get(table, key, "lighter_validation_id", _bool, False),
-        strict_references=_get(table, key, "strict_references", _bool, False),
-        on_failure=_get(table, key, "on_failure", _choice(ON_FAILURE), "continue"),
-        notify=_get(table, key, "notify", _texts, default_notify),
-    )
+    rule = _section(Rule, table, key, **({} if "notify" in table else
+                                         {"notify": default_notify}))
+    if rule.target not in targets:
+        raise ConfigError(f"{key}.target",
+                          f"no target {rule.target!r} ([stream] or [targets.NAME])")
+    return rule
 
 
 def _rules(data: Mapping[str, Any], targets: Mapping[str, TargetSettings],
@@ -385,34 +339,10 @@ def _rules(data: Mapping[str, Any], targets: Mapping[str, TargetSettings],
     return tuple(_rule(i, table, targets, notify.urls) for i, table in enumerate(raw))
 
 
-def _notify(data: Mapping[str, Any]) -> NotifySettings:
-    table = _table(data, "notify", {"urls", "max_attempts"})
-    return NotifySettings(urls=_get(table, "notify", "urls", _texts, ()),
-                          max_attempts=_get(table, "notify", "max_attempts", _positive_int, 10))
-
-
-def _log(data: Mapping[str, Any]) -> LogSettings:
-    table = _table(data, "log", {"level", "format"})
-    return LogSettings(level=_get(table, "log", "level", _choice(LOG_LEVELS), "info"),
-                       format=_get(table, "log", "format", _choice(LOG_FORMATS), "auto"))
-
-
-def _port(value: Any) -> int | None:
-    """must be a port number from 0 (off) to 65535"""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
-        return None
-    return value
-
-
-def _metrics(data: Mapping[str, Any]) -> MetricsSettings:
-    table = _table(data, "metrics", {"port", "host"})
-    return MetricsSettings(port=_get(table, "metrics", "port", _port, 0),
-                           host=_get(table, "metrics", "host", _text, "127.0.0.1"))
-
-
 def _database(data: Mapping[str, Any], env: Mapping[str, str], base: Path) -> str:
     table = _table(data, "database", {"url"})
-    url = env.get(DATABASE_URL_ENV) or _get(table, "database", "url", _text, DEFAULT_DATABASE_URL)
+    url = env.get(DATABASE_URL_ENV) or (_value(table, "database", "url", _text)
+                                        if "url" in table else DEFAULT_DATABASE_URL)
     return _absolute_sqlite(url, base)
 
 
@@ -433,11 +363,20 @@ def parse(data: Mapping[str, Any], *, base: Path, env: Mapping[str, str] | None 
             raise ConfigError(name, "unknown section (allowed: " + ", ".join(sorted(TOP_KEYS))
                               + ")")
     targets = _targets(data)
-    notify = _notify(data)
+    notify = _plain(data, "notify", NotifySettings)
     return Settings(targets=targets, database_url=_database(data, env, base),
                     drop=_drop(data, base), rules=_rules(data, targets, notify),
-                    poll=_poll(data), daemon=_daemon(data), notify=notify, log=_log(data),
-                    metrics=_metrics(data), source=source)
+                    poll=_poll(data), daemon=_daemon(data), notify=notify,
+                    log=_plain(data, "log", LogSettings),
+                    metrics=_plain(data, "metrics", MetricsSettings), source=source)
+
+
+def _plain(data: Mapping[str, Any], name: str, cls: type[S]) -> S:
+    return _section(cls, _table(data, name, keys_of(cls)), name)
+
+
+TOP_KEYS = {"stream", "targets", "database", "drop", "poll", "daemon", "rules", "notify", "log",
+            "metrics"}
 
 
 def load(path: Path, env: Mapping[str, str] | None = None) -> Settings:
@@ -450,6 +389,3 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
     return parse(data, base=path.resolve().parent, env=env, source=path)
 
-
-def relative_posix(path: Path, root: Path) -> str:
-    return PurePosixPath(path.relative_to(root).as_posix()).as_posix()

@@ -19,21 +19,11 @@ import anyio
 import structlog
 
 from streamdrop.service.stability import Seen, ignored_path, is_complete, observe
+from streamdrop.service.types import Found
 
 log = structlog.get_logger("streamdrop.service.watcher")
 
 TICK_SECONDS = 0.25
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """A complete file: where it is, its path relative to the drop folder, what it looked like."""
-
-    path: Path
-    rel_path: str
-    size: int
-    mtime_ns: int
-    found_at: float
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -15,8 +15,11 @@ import structlog
 from anyio.abc import ObjectReceiveStream
 
 from streamdrop.log import task_context
-from streamdrop.service.steps import Context, fail, process, register, retry_later
-from streamdrop.service.watcher import Found, Watcher
+from streamdrop.service.context import Context
+from streamdrop.service.ending import fail, retry_later
+from streamdrop.service.steps import process, register
+from streamdrop.service.types import Found
+from streamdrop.service.watcher import Watcher
 from streamdrop.storage.repository import Lease, LeaseLost, TaskRow
 from streamdrop.stream.errors import RetryableError, StreamError
 

@@ -55,6 +55,14 @@ log = structlog.get_logger(__name__)
 Mode = Literal["upsert", "insert"]
 MODES: tuple[Mode, ...] = ("upsert", "insert")
 
+
+def as_mode(value: str) -> Mode:
+    """`value` (a stored or configured mode) as one of Stream's import modes."""
+    if value not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {value!r}")
+    return value
+
+
 # Stream's names for its endpoints (as in GET /rate_limits); budgets are kept per name.
 CREATE_IMPORT_URL = "CreateImportURL"
 UPLOAD = "Upload"  # the presigned PUT: not Stream's API, not rate limited
@@ -72,9 +80,11 @@ UPLOAD_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=10.0)
 # about to drop fails the request, so ours are dropped first.
 KEEPALIVE_EXPIRY = 50.0
 UPLOAD_CHUNK_SIZE = 256 * 1024
-# After an ambiguous failure of POST /imports, the new task (if it was created)
-# is among the newest: this many are searched for its path before creating again.
-RECONCILE_SEARCH = 50
+# After an ambiguous failure of POST /imports, or a crash between the upload and
+# storing the import id, the new task (if it was created) is among the newest: this
+# many are searched for its path before creating again. A daemon may come back hours
+# later on a busy app, so the search goes deep (20 list calls at most).
+RECONCILE_SEARCH = 500
 DEFAULT_MAX_MESSAGE_LENGTH = 5_000
 
 
@@ -386,9 +396,7 @@ class StreamClient:
         dropped connection after the request left), so before each retry the
         newest tasks are searched for `path`: a file is never imported twice.
         """
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-        body: dict[str, Any] = {"path": path, "mode": mode}
+        body: dict[str, Any] = {"path": path, "mode": as_mode(mode)}
         if merge_custom is not None:
             body["merge_custom"] = merge_custom
         ambiguous = False

@@ -9,8 +9,8 @@ import anyio
 import pytest
 
 from streamdrop.service import settings
+from streamdrop.service.context import Context
 from streamdrop.service.poller import Poller
-from streamdrop.service.steps import Context
 from streamdrop.storage.repository import NewTask, Repository
 from streamdrop.storage.states import State
 from streamdrop.stream.client import ImportTask

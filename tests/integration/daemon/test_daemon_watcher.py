@@ -7,7 +7,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from streamdrop.service.watcher import Found, Watcher
+from streamdrop.service.types import Found
+from streamdrop.service.watcher import Watcher
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from streamdrop.service import settings, worker
-from streamdrop.service.steps import Context, Nudge
+from streamdrop.service.context import Context, Nudge
 from streamdrop.service.worker import Workers
 from streamdrop.storage.repository import Lease, TaskRow
 

@@ -1,0 +1,111 @@
+"""Pure builders of what a task leaves behind: its identity, reports, notifications, folder.
+
+Plain data in, plain data out: no files, no database, no clock (callers pass times).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streamdrop.service.fingerprint import identity
+from streamdrop.service.settings import DropSettings, Rule
+from streamdrop.service.types import Found
+from streamdrop.storage.repository import NewTask, Notification, TaskRow
+from streamdrop.storage.states import State
+from streamdrop.validation import Result
+
+# The rule's parameters that change what an import does: part of a task's identity
+# (the same bytes under another of these are another import). The others (on_failure,
+# notify, the glob) only change what streamdrop does around it.
+IDENTITY_FIELDS = ("target", "mode", "merge_custom", "format", "lighter_validation_id",
+                   "strict_references")
+NOTIFY_KINDS = {State.COMPLETED: "imported", State.INVALID: "invalid", State.FAILED: "failed",
+                State.READY: "ready"}
+
+
+# -- a task's identity and its rule ---------------------------------------------------
+
+
+def import_params(rule: Rule) -> dict[str, Any]:
+    """Every parameter that changes what an import does: part of the task's identity."""
+    return {name: getattr(rule, name) for name in IDENTITY_FIELDS}
+
+
+def task_params(rule: Rule) -> dict[str, Any]:
+    """The whole rule, as stored with the task (so a restart reads the rule it ran under)."""
+    return {**dataclasses.asdict(rule), "notify": list(rule.notify)}
+
+
+def new_task(found: Found, rule: Rule, sha256: str) -> NewTask:
+    params = import_params(rule)
+    return NewTask(
+        identity=identity(sha256, params), sha256=sha256,
+        params_digest=identity("", params), target=rule.target, mode=rule.mode,
+        merge_custom=rule.merge_custom, format=rule.format,
+        params=orjson.dumps(task_params(rule)).decode(), rule=rule.glob,
+        source_path=str(found.path), rel_path=found.rel_path, size=found.size,
+        mtime_ns=found.mtime_ns, found_at=found.found_at)
+
+
+def rule_of(task: TaskRow) -> Rule:
+    """The rule a task was registered under; keys it did not store keep Rule's defaults."""
+    params = orjson.loads(task.params)
+    known = {f.name for f in dataclasses.fields(Rule)}
+    stored = {name: value for name, value in params.items() if name in known}
+    if "notify" in stored:
+        stored["notify"] = tuple(stored["notify"])
+    stored.update(glob=task.rule, mode=task.mode, target=task.target, format=task.format,
+                  merge_custom=task.merge_custom)
+    return Rule(**stored)
+
+
+# -- reports --------------------------------------------------------------------------
+
+
+def _about(task: TaskRow) -> dict[str, Any]:
+    return {"task_id": task.id, "sha256": task.sha256, "file": task.rel_path,
+            "target": task.target, "mode": task.mode}
+
+
+def validation_report(task: TaskRow, result: Result) -> dict[str, Any]:
+    return {**_about(task), "valid": result.valid,
+            "errors": [p.to_json() for p in result.errors],
+            "warnings": [p.to_json() for p in result.warnings],
+            "error_count": result.error_count, "warning_count": result.warning_count,
+            "stats": result.stats, "format": result.format}
+
+
+def crash_report(task: TaskRow, error: str) -> dict[str, Any]:
+    return {**_about(task), "valid": None, "error": error}
+
+
+def import_report(task: TaskRow, state: str, raw: Mapping[str, Any] | None,
+                  error: str | None) -> dict[str, Any]:
+    raw = raw or {}
+    return {**_about(task), "import_id": task.import_id, "state": state,
+            "result": raw.get("result"), "history": raw.get("history", []), "error": error}
+
+
+# -- where the file goes, who hears of it -----------------------------------------------
+
+
+def destination(drop: DropSettings, state: State) -> Path | None:
+    """The folder a file goes to when its task ends in `state` (None: it stays)."""
+    return {State.COMPLETED: drop.done, State.INVALID: drop.failed, State.FAILED: drop.failed,
+            State.READY: drop.ready}.get(state)
+
+
+def notification(task: TaskRow, state: State, error: str | None,
+                 kind: str | None = None) -> list[Notification]:
+    kind = kind or NOTIFY_KINDS.get(state)
+    urls = list(rule_of(task).notify)
+    if kind is None or not urls:
+        return []
+    payload = {"event": kind, **_about(task), "state": state.value,
+               "import_id": task.import_id, "error": error}
+    return [Notification(kind, orjson.dumps(payload).decode(), orjson.dumps(urls).decode())]
