@@ -47,13 +47,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"streamdrop {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _modules_for(argv):
-        try:
-            module = importlib.import_module(f"streamdrop.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"streamdrop.commands.{name}":
-                raise
-            continue  # a command group not built yet
-        module.register(subparsers)
+        importlib.import_module(f"streamdrop.commands.{name}").register(subparsers)
     return parser
 
 

@@ -8,8 +8,8 @@ from streamdrop.stream.import_states import (
     Outcome,
     PollSchedule,
     is_terminal,
+    next_interval,
     outcome_of,
-    poll_delay,
 )
 
 
@@ -38,5 +38,9 @@ def test_everything_else_including_unknown_names_is_in_progress(state: str) -> N
 
 def test_poll_intervals_grow_to_a_cap() -> None:
     schedule = PollSchedule(initial=2.0, factor=1.5, maximum=10.0)
-    assert [poll_delay(schedule, n) for n in range(1, 7)] == [2.0, 3.0, 4.5, 6.75, 10.0, 10.0]
-    assert poll_delay(schedule, 100_000) == 10.0
+    seen, interval = [], None
+    for _ in range(6):
+        interval = next_interval(schedule, interval, changed=False)
+        seen.append(interval)
+    assert seen == [2.0, 3.0, 4.5, 6.75, 10.0, 10.0]
+    assert next_interval(schedule, 10.0, changed=True) == 2.0

@@ -8,11 +8,10 @@ given back so the next one goes on at once. A second signal exits at once.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
-import time
-from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -21,10 +20,10 @@ import structlog
 from anyio.abc import TaskGroup
 
 from streamdrop.service import metrics, notify
-from streamdrop.service.context import Context
+from streamdrop.service.context import Context, Nudge
+from streamdrop.service.handoff import Handoff
 from streamdrop.service.poller import Poller
 from streamdrop.service.settings import Settings
-from streamdrop.service.types import Found
 from streamdrop.service.watcher import Watcher
 from streamdrop.service.worker import Registrar, Workers, housekeeping, owner_id
 from streamdrop.storage import db
@@ -36,6 +35,18 @@ log = structlog.get_logger("streamdrop.service.app")
 
 EXIT_OK = 0
 EXIT_UNFINISHED = 1
+ONCE_RECHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The running parts `--once` watches to tell when the run is over."""
+
+    watcher: Watcher
+    handoff: Handoff
+    workers: Workers
+    poller: Poller
+    notified: Nudge
 
 
 @dataclass
@@ -83,30 +94,27 @@ class Daemon:
     async def _run_parts(self, ctx: Context) -> None:
         settings = self.settings
         drop = settings.drop
-        send, receive = anyio.create_memory_object_stream[Found](max_buffer_size=10_000)
+        handoff = Handoff()
         watcher = Watcher(drop.path, drop.settle_seconds, drop.rescan_seconds, drop.polling,
-                          send.send)
-        registrar = Registrar(ctx, watcher)
+                          handoff.send)
+        registrar = Registrar(ctx, watcher, handoff)
         workers = Workers(ctx, self.used_targets(),
                           once_max_attempts=settings.daemon.once_max_attempts if self.once
                           else None)
         poller = Poller(ctx)
-
-        async def counted_send(item: Found) -> None:
-            registrar.received += 1
-            await send.send(item)
-
-        watcher.on_found = counted_send
+        notified = Nudge()
+        parts = Parts(watcher, handoff, workers, poller, notified)
         async with anyio.create_task_group() as main:
             main.start_soon(self._signals, ctx, main)
             main.start_soon(housekeeping, ctx)
-            main.start_soon(notify.run, ctx.repo, settings.notify.max_attempts, ctx.draining)
-            main.start_soon(registrar.run, receive)
+            main.start_soon(functools.partial(notify.run, ctx.repo, settings.notify.max_attempts,
+                                              ctx.draining, rounds=notified))
+            main.start_soon(registrar.run)
             if self.once:
-                main.start_soon(self._once_watch, watcher, send)
-                main.start_soon(self._once_monitor, ctx, watcher, registrar, workers, poller)
+                main.start_soon(self._once_watch, watcher, handoff)
+                main.start_soon(self._once_monitor, ctx, parts)
             else:
-                main.start_soon(self._watch_until_stop, watcher, send)
+                main.start_soon(self._watch_until_stop, watcher, handoff)
             main.start_soon(poller.run)
             workers_done = anyio.Event()
             main.start_soon(self._work, workers, workers_done)
@@ -124,48 +132,63 @@ class Daemon:
         finally:
             done.set()
 
-    async def _watch_until_stop(self, watcher: Watcher, send: anyio.abc.ObjectSendStream[Found],
-                                ) -> None:
-        async with send:
+    async def _watch_until_stop(self, watcher: Watcher, handoff: Handoff) -> None:
+        try:
             await watcher.run(self.stop)
+        finally:
+            await handoff.aclose()
 
-    async def _once_watch(self, watcher: Watcher, send: anyio.abc.ObjectSendStream[Found],
-                          ) -> None:
-        """--once: the files present at start, each once it is complete; no events, no rescans."""
-        async with send:
+    async def _once_watch(self, watcher: Watcher, handoff: Handoff) -> None:
+        """--once: the files present at start, each once it is complete; no events, no rescans.
+
+        Between looks it sleeps until the earliest file can have settled (or a stop)."""
+        try:
             watcher.rescan()
             while watcher.waiting and not self.stop.is_set():
                 await watcher.hand_over()
                 for path in list(watcher.seen):
                     watcher.look(path)
-                with anyio.move_on_after(0.2):
-                    await self.stop.wait()
+                settles_at = watcher.next_completion()
+                if settles_at is not None:
+                    with anyio.move_on_after(max(settles_at - watcher.clock(), 0.01)):
+                        await self.stop.wait()
             await watcher.hand_over()
+        finally:
+            await handoff.aclose()
 
-    async def _once_monitor(self, ctx: Context, watcher: Watcher, registrar: Registrar,
-                            workers: Workers, poller: Poller) -> None:
-        limit = self.settings.daemon.once_max_attempts
+    async def _once_monitor(self, ctx: Context, parts: Parts) -> None:
+        """--once: re-decide whether the run is over each time work moves."""
         while not ctx.draining.is_set():
-            await anyio.sleep(0.3)
-            if watcher.waiting or not registrar.idle:
-                continue
-            unfinished = await ctx.repo.unfinished()
-            paused = {t.name for t in await ctx.repo.list_targets() if t.paused}
-            given_up = workers.given_up | poller.given_up(limit)
-            if all(_blocked(task, given_up, paused) for task in unfinished) and not workers.busy:
-                await self._flush_notifications(ctx)
+            seen = ctx.progress.generation
+            unfinished = await self._once_left(ctx, parts)
+            if unfinished is not None:
+                await self._flush_notifications(ctx, parts.notified)
                 self.exit_code = EXIT_OK if not unfinished else EXIT_UNFINISHED
                 await self._log_summary(ctx, unfinished_ids=[t.id for t in unfinished])
                 self._begin_drain(ctx)
                 return
+            # Work moving nudges `progress`; the timeout only covers what moves without
+            # this daemon (another one finishing a task, a lease expiring).
+            await ctx.progress.wait(ONCE_RECHECK_SECONDS, since=seen)
 
-    async def _flush_notifications(self, ctx: Context, seconds: float = 10.0) -> None:
-        """--once: try to deliver what the run announced before exiting (briefly)."""
-        deadline = time.monotonic() + seconds
-        for _ in range(int(seconds * 4)):
-            if not await ctx.repo.pending_notifications() or time.monotonic() > deadline:
-                return
-            await anyio.sleep(0.25)
+    async def _once_left(self, ctx: Context, parts: Parts) -> list[TaskRow] | None:
+        """The tasks this run cannot take further, once nothing else can move; else None."""
+        if parts.watcher.waiting or parts.handoff.in_flight or parts.workers.busy:
+            return None
+        unfinished = await ctx.repo.unfinished()
+        paused = {t.name for t in await ctx.repo.list_targets() if t.paused}
+        given_up = (parts.workers.given_up
+                    | parts.poller.given_up(self.settings.daemon.once_max_attempts))
+        if all(_blocked(task, given_up, paused) for task in unfinished):
+            return unfinished
+        return None
+
+    async def _flush_notifications(self, ctx: Context, notified: Nudge,
+                                   seconds: float = 10.0) -> None:
+        """--once: give the notifier a few rounds to deliver what the run announced."""
+        with anyio.move_on_after(seconds):
+            while await ctx.repo.pending_notifications():
+                await notified.wait(seconds, since=notified.generation)
 
     async def _log_summary(self, ctx: Context, unfinished_ids: list[int]) -> None:
         counts = await ctx.repo.counts()
@@ -206,6 +229,3 @@ def _safe_url(url: str) -> str:
 async def run(settings: Settings, *, once: bool = False) -> int:
     return await Daemon(settings, once=once).run()
 
-
-def targets_of(settings: Settings) -> Mapping[str, int]:
-    return {name: t.max_active_imports for name, t in settings.targets.items()}

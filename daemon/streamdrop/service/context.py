@@ -93,6 +93,9 @@ class Context:
     # for the poller (an import to follow). Each wakes only those who care.
     nudge: Nudge = field(default_factory=Nudge)
     poll_nudge: Nudge = field(default_factory=Nudge)
+    # Nudged whenever work moved (a file registered, a step ended, a poll round done):
+    # what `run --once` waits on to decide whether anything is left to do.
+    progress: Nudge = field(default_factory=Nudge)
     rng: random.Random = field(default_factory=random.Random)
     app_options: AppOptionsCache = field(init=False)
 

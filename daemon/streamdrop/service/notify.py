@@ -16,6 +16,7 @@ import orjson
 import structlog
 
 from streamdrop.log import scrub_text
+from streamdrop.service.context import Nudge
 from streamdrop.storage.repository import OutboxRow, Repository
 from streamdrop.stream.retry import RetryPolicy, full_jitter_delay
 
@@ -73,13 +74,16 @@ async def deliver_due(repo: Repository, max_attempts: int, rng: random.Random) -
     return delivered
 
 
-async def run(repo: Repository, max_attempts: int, stop: anyio.Event,
-              interval: float = 1.0) -> None:
+async def run(repo: Repository, max_attempts: int, stop: anyio.Event, *,
+              rounds: Nudge | None = None, interval: float = 1.0) -> None:
+    """Deliver what is due every `interval` until `stop`; `rounds` is nudged after each."""
     rng = random.Random()
     while not stop.is_set():
         try:
             await deliver_due(repo, max_attempts, rng)
         except Exception:  # the outbox keeps them: try again on the next round
             log.exception("notify.round_failed")
+        if rounds is not None:
+            rounds.set()
         with anyio.move_on_after(interval):
             await stop.wait()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,19 +24,11 @@ from streamdrop.storage.repository import Lease, LeaseLost, TaskRow
 from streamdrop.storage.states import State
 from streamdrop.stream.client import ImportTask
 from streamdrop.stream.errors import NotFoundError, RetryableError, StreamError
-from streamdrop.stream.import_states import Outcome, outcome_of
+from streamdrop.stream.import_states import Outcome, next_interval, outcome_of
 
 log = structlog.get_logger("streamdrop.service.poller")
 
 PAGE = 100
-GROWTH = 1.5
-
-
-def next_interval(current: float | None, changed: bool, poll: PollSettings) -> float:
-    """Pure: the wait before the next poll of one import."""
-    if changed or current is None:
-        return poll.min_interval_seconds
-    return min(poll.max_interval_seconds, max(current, poll.min_interval_seconds) * GROWTH)
 
 
 def is_stuck(task: TaskRow, now: float, poll: PollSettings) -> bool:
@@ -59,6 +50,7 @@ class Poller:
             except Exception:  # a database hiccup or a bug: log it, keep following imports
                 log.exception("poller.tick_failed")
                 wait = self.ctx.settings.poll.min_interval_seconds
+            self.ctx.progress.set()
             await self.ctx.poll_nudge.wait(wait, since=seen)
 
     async def tick(self) -> float:
@@ -144,7 +136,7 @@ class Poller:
         now = self.ctx.clock()
         poll = self.ctx.settings.poll
         changed = state != task.import_state
-        interval = next_interval(task.poll_interval, changed, poll)
+        interval = next_interval(poll.schedule, task.poll_interval, changed)
         values: dict[str, Any] = {"import_state": state, "poll_interval": interval,
                                      "next_poll_at": now + interval}
         if changed:
@@ -173,7 +165,7 @@ class Poller:
         """Stream did not answer: try again later, more slowly; the import goes on meanwhile."""
         self.failures[task.id] = self.failures.get(task.id, 0) + 1
         poll = self.ctx.settings.poll
-        interval = next_interval(task.poll_interval, False, poll)
+        interval = next_interval(poll.schedule, task.poll_interval, False)
         lease = Lease(task.id, self.ctx.owner, task.fence)
         log.warning("task.poll_failed", task_id=task.id, error=str(exc),
                     failures=self.failures[task.id])
@@ -185,6 +177,3 @@ class Poller:
     def given_up(self, limit: int) -> set[int]:
         return {task_id for task_id, n in self.failures.items() if n >= limit}
 
-
-def ids(tasks: Iterable[TaskRow]) -> Mapping[int, TaskRow]:
-    return {t.id: t for t in tasks}

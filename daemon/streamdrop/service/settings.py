@@ -22,6 +22,7 @@ from typing import Any, TypeVar, get_type_hints
 from streamdrop.service.globs import glob_regex
 from streamdrop.stream.client import MODES
 from streamdrop.stream.credentials import DEFAULT_BASE_URL, Credentials, load_credentials
+from streamdrop.stream.import_states import PollSchedule
 from streamdrop.validation import FORMATS as FILE_FORMATS
 
 DEFAULT_TARGET = "default"
@@ -142,6 +143,10 @@ class PollSettings:
     stuck_after_seconds: float = 6 * 3600.0
     # With more active imports than this, refresh them through list-imports pages.
     list_threshold: int = 10
+
+    @property
+    def schedule(self) -> PollSchedule:
+        return PollSchedule(initial=self.min_interval_seconds, maximum=self.max_interval_seconds)
 
 
 @dataclass(frozen=True, slots=True)

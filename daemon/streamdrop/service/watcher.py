@@ -115,6 +115,10 @@ class Watcher:
                                s.mtime_ns, now))
         return found
 
+    def next_completion(self) -> float | None:
+        """The latest moment by which the earliest tracked file can be complete."""
+        return min((s.since + self.settle_seconds for s in self.seen.values()), default=None)
+
     @property
     def waiting(self) -> int:
         """Files not yet handed on: tracked, or taken out of `seen` and still being handed."""

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import anyio
 import structlog
-from anyio.abc import ObjectReceiveStream
 
 from streamdrop.log import task_context
 from streamdrop.service.context import Context
 from streamdrop.service.ending import fail, retry_later
+from streamdrop.service.handoff import Handoff
 from streamdrop.service.steps import process, register
 from streamdrop.service.types import Found
 from streamdrop.service.watcher import Watcher
@@ -34,27 +34,26 @@ class Registrar:
 
     ctx: Context
     watcher: Watcher
-    received: int = 0
-    done: int = 0
+    handoff: Handoff
 
-    @property
-    def idle(self) -> bool:
-        return self.received == self.done
-
-    async def run(self, found: ObjectReceiveStream[Found]) -> None:
-        async with found:
+    async def run(self) -> None:
+        async with self.handoff.receive as found:
             async for item in found:
                 try:
-                    task = await register(self.ctx, item)
-                except Exception as exc:  # unreadable file, database hiccup: look again later
-                    log.warning("drop.register_failed", file=item.rel_path, error=str(exc))
-                    self.watcher.forget(item.path)
-                    task = None
-                else:
-                    if task is None and item.path.exists():
-                        self.watcher.forget(item.path)
+                    await self.register(item)
                 finally:
-                    self.done += 1
+                    self.handoff.done()
+                    self.ctx.progress.set()
+
+    async def register(self, item: Found) -> None:
+        try:
+            task = await register(self.ctx, item)
+        except Exception as exc:  # unreadable file, database hiccup: look again later
+            log.warning("drop.register_failed", file=item.rel_path, error=str(exc))
+            self.watcher.forget(item.path)
+            return
+        if task is None and item.path.exists():
+            self.watcher.forget(item.path)
 
 
 @dataclass
@@ -88,6 +87,7 @@ class Workers:
                 await self.work(*claimed)
             finally:
                 self.busy -= 1
+                self.ctx.progress.set()
 
     async def next_task(self, order: itertools.cycle[str]) -> tuple[TaskRow, Lease] | None:
         """A claimed task, or None when draining; waits (holding the turn) while idle."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from streamdrop.storage import db
-from streamdrop.storage.states import ACTIVE_STATES, State, check_move, is_final
+from streamdrop.storage.states import ACTIVE_STATES, FINAL_STATES, State, check_move, is_final
 from streamdrop.storage.tables import events, outbox, targets, tasks
 
 
@@ -255,11 +255,6 @@ class Repository:
                 .values(dest_path=dest_path, finished_at=self.clock())
             )
             return await self._get(conn, task.id)
-
-    async def set_dest_path(self, task_id: int, dest_path: str) -> None:
-        async with self._write() as conn:
-            await conn.execute(update(tasks).where(tasks.c.id == task_id)
-                               .values(dest_path=dest_path, updated_at=self.clock()))
 
     async def _insert(self, conn: AsyncConnection, new: NewTask, state: State,
                       identity: str | None, duplicate_of: int | None) -> TaskRow:
@@ -535,11 +530,9 @@ class Repository:
             return [_task(r) for r in await conn.execute(query)]
 
     async def unfinished(self) -> list[TaskRow]:
-        finals = [State.COMPLETED, State.INVALID, State.FAILED, State.DUPLICATE,
-                  State.SKIPPED, State.READY]
         async with self._read() as conn:
             rows = await conn.execute(select(tasks).where(
-                tasks.c.state.not_in([s.value for s in finals])).order_by(tasks.c.id))
+                tasks.c.state.not_in([s.value for s in FINAL_STATES])).order_by(tasks.c.id))
             return [_task(r) for r in rows]
 
     async def events_of(self, task_id: int) -> list[EventRow]:
@@ -606,10 +599,3 @@ class Repository:
             else:
                 await conn.execute(update(targets).where(targets.c.name == target)
                                    .values(paused=paused, paused_reason=reason, updated_at=now))
-
-
-def by_state(rows: Iterable[TaskRow]) -> Mapping[str, list[TaskRow]]:
-    out: dict[str, list[TaskRow]] = {}
-    for row in rows:
-        out.setdefault(row.state, []).append(row)
-    return out

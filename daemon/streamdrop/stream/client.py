@@ -246,7 +246,15 @@ def error_from_response(
     if status == 429:
         return RateLimitedError(text, reset=_rate_limit_reset(headers, now), status=status,
                                 code=code)
-    if (status == 408 or status >= 500) and not unrecoverable:
+    error = error_for_status(status, text, code)
+    if unrecoverable and isinstance(error, RetryableError):  # Stream says a retry won't help
+        return TerminalError(text, status=status, code=code)
+    return error
+
+
+def error_for_status(status: int, text: str, code: int | None = None) -> StreamError:
+    """The one map from an HTTP status (other than 429) to the exception tree."""
+    if status == 408 or status >= 500:
         return RetryableError(text, status=status, code=code)
     if status in (401, 403):
         return AuthenticationError(text, status=status, code=code)
@@ -266,13 +274,7 @@ def upload_error(status: int, body: bytes) -> StreamError:
     detail = match.group(1).decode("ascii", "replace") if match else message
     text = f"upload refused: {httpx.codes.get_reason_phrase(status) or 'error'}" + (
         f" ({detail})" if detail else "")
-    if status == 408 or status >= 500:
-        return RetryableError(text, status=status, code=code)
-    if status in (401, 403):
-        return AuthenticationError(text, status=status, code=code)
-    if status == 404:
-        return NotFoundError(text, status=status, code=code)
-    return TerminalError(text, status=status, code=code)
+    return error_for_status(status, text, code)
 
 
 def transport_error(exc: httpx.TransportError, operation: str) -> StreamError:

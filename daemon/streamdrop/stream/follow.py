@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 import anyio
 
 from streamdrop.stream.client import ImportTask, StreamClient
-from streamdrop.stream.import_states import PollSchedule, poll_delay
+from streamdrop.stream.import_states import PollSchedule, next_interval
 
 
 async def watch_import(
@@ -26,13 +26,14 @@ async def watch_import(
     """
     schedule = schedule or PollSchedule()
     last_state: str | None = None
-    polls = 0
+    interval: float | None = None
     while True:
         task = await client.get_import(import_id)
-        polls += 1
-        if task.state != last_state:
+        changed = task.state != last_state
+        if changed:
             last_state = task.state
             yield task
         if task.terminal:
             return
-        await sleep(poll_delay(schedule, polls))
+        interval = next_interval(schedule, interval, changed)
+        await sleep(interval)

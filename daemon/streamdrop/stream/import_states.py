@@ -53,7 +53,8 @@ class PollSchedule:
     maximum: float = 30.0
 
 
-def poll_delay(schedule: PollSchedule, polls_done: int) -> float:
-    """Seconds to wait after the `polls_done`-th look (1-based) before the next one."""
-    exponent = min(max(polls_done - 1, 0), 200)
-    return min(schedule.maximum, schedule.initial * schedule.factor**exponent)
+def next_interval(schedule: PollSchedule, current: float | None, changed: bool) -> float:
+    """The wait before the next look: the first after a change, growing while nothing does."""
+    if changed or current is None:
+        return schedule.initial
+    return min(schedule.maximum, max(current, schedule.initial) * schedule.factor)

@@ -8,10 +8,10 @@ import pytest
 
 from streamdrop.service import files
 from streamdrop.service.fingerprint import identity, sha256_file
-from streamdrop.service.poller import next_interval
 from streamdrop.service.settings import PollSettings
 from streamdrop.service.stability import Seen, ignored_path, is_complete, observe
 from streamdrop.storage.states import State, TransitionError, can_move, check_move, resume_step
+from streamdrop.stream.import_states import next_interval
 
 NOW = 1_800_000_000.0
 
@@ -60,15 +60,15 @@ def test_resume_step_after_a_crash() -> None:
 
 def test_poll_interval_grows_while_slow_and_restarts_on_change() -> None:
     poll = PollSettings(min_interval_seconds=2, max_interval_seconds=10)
-    interval = next_interval(None, False, poll)
+    interval = next_interval(poll.schedule, None, False)
     seen = [interval]
     for _ in range(8):
-        interval = next_interval(interval, False, poll)
+        interval = next_interval(poll.schedule, interval, False)
         seen.append(interval)
     assert seen[0] == 2
     assert seen == sorted(seen)
     assert seen[-1] == 10
-    assert next_interval(10, True, poll) == 2
+    assert next_interval(poll.schedule, 10, True) == 2
 
 
 def test_identity_depends_on_every_import_parameter() -> None:
