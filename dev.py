@@ -62,6 +62,7 @@ def cmd_test(extra: list[str]) -> int:
     steps = [
         ["ruff", "check", "daemon", "tests", "bench"],
         ["mypy"],
+        ["lint-imports"],
         ["pytest", "-q", *extra],
     ]
     for step in steps:

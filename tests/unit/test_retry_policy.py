@@ -13,8 +13,8 @@ from streamdrop.stream.retry import (
     delay_after,
     full_jitter_delay,
     is_retryable,
-    retrying,
 )
+from streamdrop.stream.retrying import retrying
 
 POLICY = RetryPolicy(base_delay=0.5, max_delay=8.0, max_attempts=5, max_elapsed=60.0,
                      rate_limit_jitter=0.5, max_rate_limit_wait=65.0)

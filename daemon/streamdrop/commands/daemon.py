@@ -92,6 +92,6 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from streamdrop.service import demo
+    from streamdrop import demo
 
     return demo.main(args.dir)

@@ -47,7 +47,8 @@ from streamdrop.stream.errors import (
 )
 from streamdrop.stream.import_states import Outcome, outcome_of
 from streamdrop.stream.ratelimit import RateLimiter, parse_header_number
-from streamdrop.stream.retry import RetryPolicy, retrying
+from streamdrop.stream.retry import RetryPolicy
+from streamdrop.stream.retrying import retrying
 from streamdrop.validation.model import Options
 
 log = structlog.get_logger(__name__)

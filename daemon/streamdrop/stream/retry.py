@@ -1,4 +1,4 @@
-"""When to try a failed request again, and after how long (pure arithmetic, tenacity runs the loop).
+"""When to try a failed request again, and after how long (pure arithmetic; `retrying` runs it).
 
 Delays are capped exponential backoff with *full* jitter (a uniform draw
 between 0 and the capped exponential), which spreads many clients' retries
@@ -10,18 +10,7 @@ is retried: a terminal error will not change by sending the same request again.
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-import anyio
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_before_delay,
-)
 
 from streamdrop.stream.errors import RateLimitedError, RetryableError
 
@@ -74,28 +63,3 @@ def delay_after(
 
 def is_retryable(error: BaseException) -> bool:
     return isinstance(error, RetryableError)
-
-
-def retrying(
-    policy: RetryPolicy,
-    *,
-    rng: random.Random | None = None,
-    clock: Callable[[], float] = time.time,
-    sleep: Callable[[float], Awaitable[None]] | None = None,
-    before_sleep: Callable[[RetryCallState], Awaitable[None] | None] | None = None,
-) -> AsyncRetrying:
-    """A tenacity loop that follows `policy`; the last error is re-raised as it is."""
-    chooser = rng if rng is not None else random.Random()
-
-    def wait(state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome is not None else None
-        return delay_after(policy, error, state.attempt_number, clock(), chooser)
-
-    return AsyncRetrying(
-        stop=stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.max_elapsed),
-        wait=wait,
-        retry=retry_if_exception_type(RetryableError),
-        reraise=True,
-        sleep=sleep if sleep is not None else anyio.sleep,
-        before_sleep=before_sleep,
-    )

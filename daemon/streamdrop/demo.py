@@ -19,7 +19,7 @@ from streamdrop import log
 from streamdrop.service import app, settings
 
 SAMPLE = "demo-chat.jsonl"
-logger = structlog.get_logger("streamdrop.service.demo")
+logger = structlog.get_logger("streamdrop.demo")
 
 
 def demo_settings(root: Path, base_url: str, api_key: str, api_secret: str) -> settings.Settings:
