@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from streamdrop.commands import Subparsers
+
+if TYPE_CHECKING:
+    from streamdrop.service.settings import Settings
 
 EXIT_CONFIG = 2
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     run = subparsers.add_parser(
         "run", help="run the daemon: watch the drop folder, import what lands in it",
         description="Watch the drop folder and take every complete file through validation, "
@@ -40,7 +45,7 @@ def register(subparsers: Any) -> None:
     upgrade.set_defaults(handler=cmd_db_upgrade)
 
 
-def _load(path: Path) -> Any:
+def _load(path: Path) -> Settings | None:
     from streamdrop.service import settings
 
     try:
@@ -50,7 +55,7 @@ def _load(path: Path) -> Any:
         return None
 
 
-def _check_credentials(config: Any) -> bool:
+def _check_credentials(config: Settings) -> bool:
     from streamdrop.stream.errors import CredentialsError
 
     for name in sorted({rule.target for rule in config.rules}):

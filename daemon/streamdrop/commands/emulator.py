@@ -8,10 +8,15 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from streamdrop.commands import Subparsers
+
+if TYPE_CHECKING:
+    from streamdrop.emulator.config import EmulatorConfig
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "emulator",
         help="serve a local stand-in for Stream's chat import API",
@@ -80,7 +85,7 @@ def _add_fault_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, help="seed for the faults (default: random, logged)")
 
 
-def build_config(args: argparse.Namespace) -> Any:
+def build_config(args: argparse.Namespace) -> EmulatorConfig:
     """The EmulatorConfig the arguments describe; ValueError when they do not make sense."""
     from streamdrop.emulator import config as cfg
 
@@ -120,7 +125,7 @@ def _configure_logging() -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
 
 
-def _banner(config: Any, url: str, default_secret: bool) -> str:
+def _banner(config: EmulatorConfig, url: str, default_secret: bool) -> str:
     # The secret is shown only when it is the public demo default.
     secret = config.api_secret if default_secret else "(the one you gave)"
     return (f"streamdrop emulator on {url}\n"

@@ -27,6 +27,8 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from streamdrop.commands import Subparsers
+
 if TYPE_CHECKING:
     from streamdrop.stream.client import ImportTask, StreamClient
     from streamdrop.stream.credentials import Credentials
@@ -37,7 +39,7 @@ EXIT_USAGE = 2
 EXIT_TIMEOUT = 3
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     _register_upload(subparsers)
     _register_get(subparsers)
     _register_list(subparsers)

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from streamdrop.commands import Subparsers
+
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 TASK_FIELDS = ("id", "file", "sha256", "mode", "target", "state", "import_id", "import_state",
@@ -19,7 +21,7 @@ TASK_FIELDS = ("id", "file", "sha256", "mode", "target", "state", "import_id", "
                "duplicate_of", "error", "found_at", "finished_at")
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     status = _command(subparsers, "status", "counts by state, the oldest unfinished task",
                       cmd_status)
     status.add_argument("--json", action="store_true", help="print JSON")

@@ -6,13 +6,15 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from streamdrop.commands import Subparsers
+
 if TYPE_CHECKING:
     from streamdrop.validation import Options
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate", help="check an import file against Stream's rules",
         description="Check a chat (JSON array or JSON Lines) or feeds import file. "
