@@ -19,7 +19,8 @@ import anyio
 import structlog
 from anyio.abc import TaskGroup
 
-from streamdrop.service import metrics, notify
+from streamdrop import concurrency
+from streamdrop.service import metrics, notify, systemd
 from streamdrop.service.context import Context, Nudge
 from streamdrop.service.handoff import Handoff
 from streamdrop.service.poller import Poller
@@ -36,6 +37,7 @@ log = structlog.get_logger("streamdrop.service.app")
 EXIT_OK = 0
 EXIT_UNFINISHED = 1
 ONCE_RECHECK_SECONDS = 5.0
+STATUS_SECONDS = 2.0  # how often systemd's status line is refreshed (when it changed)
 
 
 @dataclass(frozen=True)
@@ -55,13 +57,28 @@ class Daemon:
     once: bool = False
     exit_code: int = EXIT_OK
     stop: anyio.Event = field(default_factory=anyio.Event)
+    notifier: systemd.Notifier = field(default_factory=systemd.Notifier)
 
     def used_targets(self) -> list[str]:
         return sorted({rule.target for rule in self.settings.rules})
 
     async def run(self) -> int:
+        """The daemon, with systemd's watchdog pinged from this loop from the start."""
+        try:
+            async with concurrency.task_group() as life:
+                life.start_soon(self.notifier.keep_watchdog)
+                try:
+                    return await self._run()
+                finally:
+                    life.cancel_scope.cancel()
+        finally:
+            self.notifier.close()
+        raise AssertionError("unreachable: the task group returns or raises")
+
+    async def _run(self) -> int:
         settings = self.settings
-        revision = await db.upgrade(settings.database_url)
+        self.notifier.status("applying database migrations")
+        revision = await anyio.to_thread.run_sync(db.upgrade_blocking, settings.database_url)
         log.info("db.ready", revision=revision)
         repo = Repository.from_url(settings.database_url)
         async with AsyncExitStack() as stack:
@@ -118,6 +135,7 @@ class Daemon:
             main.start_soon(poller.run)
             workers_done = anyio.Event()
             main.start_soon(self._work, workers, workers_done)
+            main.start_soon(self._announce, ctx, watcher)
             await ctx.draining.wait()
             # Steps in flight get the grace period; then everything still running is cancelled.
             with anyio.move_on_after(settings.daemon.grace_seconds):
@@ -125,6 +143,25 @@ class Daemon:
             if not workers_done.is_set():
                 log.warning("daemon.grace_expired", busy=workers.busy)
             main.cancel_scope.cancel()
+
+    async def _announce(self, ctx: Context, watcher: Watcher) -> None:
+        """READY=1 once the watcher has scanned, then STATUS= whenever the line changes."""
+        await watcher.scanned.wait()
+        self.notifier.ready(await self._status_line(ctx))
+        log.info("daemon.ready")
+        while not ctx.draining.is_set():
+            with anyio.move_on_after(STATUS_SECONDS):
+                await ctx.draining.wait()
+            if not ctx.draining.is_set():
+                try:
+                    self.notifier.status(await self._status_line(ctx))
+                except Exception as exc:  # the database hiccuped: the next round says more
+                    log.debug("daemon.status_failed", error=str(exc))
+
+    async def _status_line(self, ctx: Context) -> str:
+        last = await ctx.repo.last_finished()
+        return systemd.status_line(await ctx.repo.counts(), None if last is None else (
+            last.rel_path, last.state, last.finished_at or 0.0))
 
     async def _work(self, workers: Workers, done: anyio.Event) -> None:
         try:
@@ -197,6 +234,8 @@ class Daemon:
                  unfinished=unfinished_ids, **{str(k): v for k, v in finished.items()})
 
     def _begin_drain(self, ctx: Context) -> None:
+        if not ctx.draining.is_set():
+            self.notifier.stopping("draining: steps in flight finish, then exit")
         self.stop.set()
         ctx.draining.set()
         ctx.nudge.set()

@@ -69,6 +69,7 @@ class Watcher:
     handed: dict[Path, tuple[int, int]] = field(default_factory=dict)
     refused: set[Path] = field(default_factory=set)
     handing: int = 0
+    scanned: anyio.Event = field(default_factory=anyio.Event)  # the first full scan is done
 
     def forget(self, path: Path) -> None:
         """Track the file again from scratch (it changed while being hashed)."""
@@ -101,6 +102,7 @@ class Watcher:
             self.look(path)
         for path in set(self.handed) - present:
             del self.handed[path]
+        self.scanned.set()
 
     def complete(self) -> list[Found]:
         """Files complete now, in the order they were found (then by path)."""

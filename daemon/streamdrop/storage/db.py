@@ -150,3 +150,9 @@ async def upgrade(url: str) -> str | None:
                 return await conn.run_sync(_current_sync)
     finally:
         await engine.dispose()
+
+
+def upgrade_blocking(url: str) -> str | None:
+    """`upgrade` on an event loop of its own, for a worker thread: Alembic's work is
+    blocking, and the caller's loop must keep answering (systemd's watchdog pings)."""
+    return anyio.run(upgrade, url)

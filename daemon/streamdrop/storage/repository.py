@@ -550,6 +550,14 @@ class Repository:
         rows = await self.unfinished()
         return min(rows, key=lambda t: (t.found_at, t.id), default=None)
 
+    async def last_finished(self) -> TaskRow | None:
+        """The task that reached a final state most recently."""
+        query = (select(tasks).where(tasks.c.finished_at.is_not(None))
+                 .order_by(tasks.c.finished_at.desc()).limit(1))
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+            return _task(row) if row is not None else None
+
     async def list_targets(self) -> list[TargetRow]:
         async with self._read() as conn:
             return _rows(TargetRow, await conn.execute(select(targets).order_by(targets.c.name)))

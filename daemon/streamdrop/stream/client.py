@@ -33,7 +33,7 @@ import orjson
 import structlog
 from tenacity import AsyncRetrying, RetryCallState
 
-from streamdrop import __version__
+from streamdrop import __version__, concurrency
 from streamdrop.stream.credentials import Credentials
 from streamdrop.stream.errors import (
     AuthenticationError,
@@ -571,7 +571,7 @@ async def fetch_app_options(client: StreamClient, base: Options | None = None) -
         nonlocal channel_types
         channel_types = await client.list_channel_types()
 
-    async with anyio.create_task_group() as group:
+    async with concurrency.task_group() as group:  # fails with the call's own error
         group.start_soon(fetch_roles)
         group.start_soon(fetch_channel_types)
     return dataclasses.replace(base or Options(), roles=roles, channel_types=channel_types)
