@@ -66,8 +66,14 @@ def _run(handler: Any, args: argparse.Namespace) -> int:
         print(f"streamdrop: configuration error in {args.config}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
+    missing = db.missing_database(config.database_url)
+    if missing is not None:
+        print(f"streamdrop: no database at {missing} ([database] url in {args.config}); "
+              "`streamdrop run` or `streamdrop db upgrade` creates it", file=sys.stderr)
+        return EXIT_CONFIG
+
     async def main() -> int:
-        await db.upgrade(config.database_url)
+        await db.upgrade(config.database_url)  # an existing one: brought to this version
         repo = Repository.from_url(config.database_url)
         try:
             return int(await handler(repo, args, config))

@@ -26,7 +26,10 @@ from streamdrop.stream.import_states import PollSchedule
 from streamdrop.validation import FORMATS as FILE_FORMATS
 
 DEFAULT_TARGET = "default"
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/lib/streamdrop/streamdrop.db"
+# Without [database] url: streamdrop.db in $STATE_DIRECTORY (systemd's StateDirectory=),
+# else beside the config file.
+DEFAULT_DATABASE_FILE = "streamdrop.db"
+STATE_DIRECTORY_ENV = "STATE_DIRECTORY"
 DATABASE_URL_ENV = "STREAMDROP_DATABASE_URL"
 FORMATS = ("auto", *FILE_FORMATS)
 ON_FAILURE = ("continue", "pause")
@@ -344,15 +347,23 @@ def _rules(data: Mapping[str, Any], targets: Mapping[str, TargetSettings],
     return tuple(_rule(i, table, targets, notify.urls) for i, table in enumerate(raw))
 
 
+def default_database_url(env: Mapping[str, str], base: Path) -> str:
+    """SQLite in systemd's state directory (the first, if several), else beside the config."""
+    state = env.get(STATE_DIRECTORY_ENV, "").split(":")[0]
+    folder = Path(state) if state.startswith("/") else base
+    return f"sqlite+aiosqlite:///{folder / DEFAULT_DATABASE_FILE}"
+
+
 def _database(data: Mapping[str, Any], env: Mapping[str, str], base: Path) -> str:
     table = _table(data, "database", {"url"})
     url = env.get(DATABASE_URL_ENV) or (_value(table, "database", "url", _text)
-                                        if "url" in table else DEFAULT_DATABASE_URL)
-    return _absolute_sqlite(url, base)
+                                        if "url" in table else "")
+    return _absolute_sqlite(url, base) if url else default_database_url(env, base)
 
 
 def _absolute_sqlite(url: str, base: Path) -> str:
-    """A relative SQLite file is relative to the config file, not to wherever we started."""
+    """As SQLAlchemy reads them, `sqlite:////abs/x.db` is absolute and `sqlite:///x.db` is
+    relative: relative to the config file here, not to wherever the process started."""
     prefix, sep, path = url.partition(":///")
     if not sep or not prefix.startswith("sqlite") or path.startswith("/") or not path:
         return url

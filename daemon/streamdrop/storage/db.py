@@ -37,6 +37,13 @@ def sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
+def missing_database(url: str) -> Path | None:
+    """The file of a SQLite URL when it does not exist (yet): only `run` and `db upgrade`
+    create one; the others must not leave an empty database where a typo pointed."""
+    path = sqlite_path(url) if is_sqlite(url) else None
+    return path if path is not None and not path.exists() else None
+
+
 def make_engine(url: str) -> AsyncEngine:
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True)

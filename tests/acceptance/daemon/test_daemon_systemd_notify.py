@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -100,7 +101,7 @@ def test_ready_status_watchdog_and_stopping(setup: Setup, notify: NotifySocket) 
     stopping_at = notify.wait_for("STOPPING", "1")
     pings = [at for at, _ in notify.lines("WATCHDOG")]
     assert pings[0] < ready_at  # from the start, migrations included
-    gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(pings)]
     print(f"watchdog: {len(pings)} pings, gaps max {max(gaps):.3f} s, "
           f"median {sorted(gaps)[len(gaps) // 2]:.3f} s (WATCHDOG_USEC/2 = "
           f"{WATCHDOG_USEC / 2e6:.3f} s)")

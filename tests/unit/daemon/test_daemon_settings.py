@@ -91,6 +91,25 @@ def test_database_url_from_environment_and_relative_sqlite(tmp_path: Path) -> No
     assert s.database_url == "sqlite+aiosqlite:////x"
 
 
+def test_absolute_sqlite_urls_mean_what_they_say(tmp_path: Path) -> None:
+    s = parse('[database]\nurl="sqlite+aiosqlite:////var/lib/x/y.db"\n[drop]\npath="d"\n',
+              tmp_path)
+    assert s.database_url == "sqlite+aiosqlite:////var/lib/x/y.db"
+
+
+def test_default_database_is_in_systemds_state_directory(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    s = parse('[drop]\npath="d"\n', tmp_path, {"STATE_DIRECTORY": f"{state}:/var/lib/other"})
+    assert s.database_url == f"sqlite+aiosqlite:///{state / 'streamdrop.db'}"
+    s = parse('[drop]\npath="d"\n', tmp_path, {})
+    assert s.database_url == f"sqlite+aiosqlite:///{tmp_path / 'streamdrop.db'}"
+
+
+def test_example_config_names_the_units_state_directory() -> None:
+    s = settings.load(ROOT / "config" / "streamdrop.example.toml", env={})
+    assert s.database_url == "sqlite+aiosqlite:////var/lib/streamdrop/streamdrop.db"
+
+
 @pytest.mark.parametrize("name", ["streamdrop.example.toml", "demo.toml"])
 def test_shipped_configs_load(name: str) -> None:
     s = settings.load(ROOT / "config" / name, env={})
