@@ -26,6 +26,7 @@ def test_tight_rate_limit_gets_no_429(tmp_path: Path) -> None:
 
 
 def test_pause_skip_retry_resume(setup: Setup) -> None:
+    assert setup.command("db", "upgrade").returncode == 0  # ops commands create no database
     assert setup.command("pause", "default").returncode == 0
     drop(setup.drop, "a.jsonl", chat_file(1))
     assert setup.run_once() == 1  # the target is paused: this run cannot finish
