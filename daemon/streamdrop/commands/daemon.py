@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,6 +79,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if config is None or not _check_credentials(config):
         return EXIT_CONFIG
     log.configure(config.log.level, config.log.format)
+    # SIGHUP re-reads the configuration once the daemon listens for it; until then (start-up,
+    # migrations) it must not end the process, as its default action would.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     return anyio.run(lambda: app.run(config, once=args.once))
 
 

@@ -20,7 +20,7 @@ import structlog
 from anyio.abc import TaskGroup
 
 from streamdrop import concurrency
-from streamdrop.service import metrics, notify, systemd
+from streamdrop.service import metrics, notify, reload, systemd
 from streamdrop.service.context import Context, Nudge
 from streamdrop.service.handoff import Handoff
 from streamdrop.service.poller import Poller
@@ -242,14 +242,31 @@ class Daemon:
         ctx.poll_nudge.set()
 
     async def _signals(self, ctx: Context, main: TaskGroup) -> None:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             async for signum in signals:
+                if signum == signal.SIGHUP:
+                    self._reload(ctx)
+                    continue
                 if ctx.draining.is_set():
                     log.warning("daemon.exit_now", signal=signal.Signals(signum).name)
                     os._exit(128 + signum)
                 log.info("daemon.draining", signal=signal.Signals(signum).name,
                          grace_seconds=self.settings.daemon.grace_seconds)
                 self._begin_drain(ctx)
+
+
+    def _reload(self, ctx: Context) -> None:
+        """SIGHUP: the configuration again; the old one stays when the new one is invalid."""
+        if self.settings.source is None:
+            log.warning("config.reload_failed", error="no configuration file to read again")
+            return
+        self.notifier.reloading()
+        new = reload.reread(self.settings.source, self.settings, ctx.clients)
+        if new is not None:
+            self.settings = ctx.settings = new
+            ctx.nudge.set()
+            ctx.poll_nudge.set()
+        self.notifier.reloaded()
 
 
 def _blocked(task: TaskRow, given_up: set[int], paused: set[str]) -> bool:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,14 @@ class Setup:
                 return
             time.sleep(0.05)
         raise AssertionError(f"no {event!r} in the log within {timeout}s")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s")
+        time.sleep(0.05)
 
 
 def imported_sha256s(emulator: EmulatorHandle) -> list[str]:
