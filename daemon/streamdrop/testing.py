@@ -1,12 +1,15 @@
-"""Test doubles shipped with streamdrop: a fake clock and the Stream emulator in a thread.
+"""Test doubles shipped with streamdrop: a fake clock, the Stream emulator in a thread,
+and an in-memory task store with the database's semantics.
 
-    from streamdrop.testing import FakeClock, running_emulator
+    from streamdrop.testing import FakeClock, InMemoryRepository, running_emulator
 
     clock = FakeClock()
     with running_emulator(clock=clock, step_seconds=5, rate_limit=3) as emu:
         ...  # point a client at emu.base_url with emu.api_key / emu.api_secret
         clock.advance(15)  # imports move on without sleeping
         assert emu.imports()[0]["state"] == "completed"
+
+    repo = InMemoryRepository(clock.time)  # a `TaskStore`: leases, fencing, outbox, ...
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from streamdrop.emulator.config import EmulatorConfig
+from streamdrop.storage.memory import InMemoryRepository
+
+__all__ = ["EmulatorHandle", "FakeClock", "InMemoryRepository", "running_emulator"]
 
 if TYPE_CHECKING:
     from streamdrop.emulator.app import Validator

@@ -9,10 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from streamdrop.commands import Subparsers
+
+if TYPE_CHECKING:  # the commands import lazily: a type is only a name here
+    from streamdrop.service.settings import Settings
+    from streamdrop.storage.protocol import TaskStore
+    from streamdrop.storage.rows import TaskRow
+
+    Handler = Callable[[TaskStore, argparse.Namespace, Settings], Awaitable[int]]
 
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
@@ -45,7 +53,8 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     resume.add_argument("target", metavar="TARGET")
 
 
-def _command(subparsers: Any, name: str, text: str, handler: Any) -> argparse.ArgumentParser:
+def _command(subparsers: Subparsers[argparse.ArgumentParser], name: str, text: str,
+             handler: Handler) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(name, help=text, description=text)
     parser.add_argument("--config", type=Path, required=True, metavar="FILE",
                         help="the daemon's TOML configuration")
@@ -53,12 +62,13 @@ def _command(subparsers: Any, name: str, text: str, handler: Any) -> argparse.Ar
     return parser
 
 
-def _run(handler: Any, args: argparse.Namespace) -> int:
+def _run(handler: Handler, args: argparse.Namespace) -> int:
     import anyio
 
     from streamdrop.service import settings
     from streamdrop.storage import db
-    from streamdrop.storage.repository import Conflict, NotFound, Repository
+    from streamdrop.storage.protocol import Conflict, NotFound
+    from streamdrop.storage.repository import Repository
 
     try:
         config = settings.load(args.config)
@@ -99,18 +109,19 @@ def _iso(seconds: float | None) -> str | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
-def task_json(task: Any) -> dict[str, Any]:
-    out = {name: getattr(task, name, None) for name in TASK_FIELDS}
+def task_json(task: TaskRow) -> dict[str, object]:
+    out: dict[str, object] = {name: getattr(task, name, None) for name in TASK_FIELDS}
     out["file"] = task.rel_path
     out["found_at"], out["finished_at"] = _iso(task.found_at), _iso(task.finished_at)
     return out
 
 
-def _print_json(data: Any) -> None:
+def _print_json(data: object) -> None:
     print(json.dumps(data, indent=2, sort_keys=False))
 
 
-async def cmd_status(repo: Any, args: argparse.Namespace, _config: Any) -> int:
+async def cmd_status(repo: TaskStore, args: argparse.Namespace, _config: Settings,
+                     ) -> int:
     counts = await repo.counts()
     oldest = await repo.oldest_unfinished()
     paused = [t.name for t in await repo.list_targets() if t.paused]
@@ -130,7 +141,8 @@ async def cmd_status(repo: Any, args: argparse.Namespace, _config: Any) -> int:
     return 0
 
 
-async def cmd_tasks(repo: Any, args: argparse.Namespace, _config: Any) -> int:
+async def cmd_tasks(repo: TaskStore, args: argparse.Namespace, _config: Settings,
+                    ) -> int:
     rows = await repo.list_tasks(state=args.state, limit=args.limit)
     if args.json:
         _print_json([task_json(t) for t in rows])
@@ -141,7 +153,8 @@ async def cmd_tasks(repo: Any, args: argparse.Namespace, _config: Any) -> int:
     return 0
 
 
-async def cmd_show(repo: Any, args: argparse.Namespace, _config: Any) -> int:
+async def cmd_show(repo: TaskStore, args: argparse.Namespace, _config: Settings,
+                   ) -> int:
     task = await repo.get(args.task)
     events = await repo.events_of(args.task)
     data = task_json(task)
@@ -154,18 +167,19 @@ async def cmd_show(repo: Any, args: argparse.Namespace, _config: Any) -> int:
     for key in TASK_FIELDS:
         if data.get(key) is not None:
             print(f"{key:<13} {data[key]}")
-    for event in data["events"]:
-        print(f"  {event['at']}  {event['from'] or '-':>10} -> {event['to']:<10} "
-              f"{event['detail'] or ''}")
+    for e in events:
+        print(f"  {_iso(e.at)}  {e.from_state or '-':>10} -> {e.to_state:<10} "
+              f"{e.detail or ''}")
     return 0
 
 
-def _file_of(task: Any) -> str | None:
+def _file_of(task: TaskRow) -> str | None:
     """Where the task's file is now: its destination folder, or still where it was found."""
     return next((p for p in (task.dest_path, task.source_path) if p and Path(p).exists()), None)
 
 
-async def cmd_retry(repo: Any, args: argparse.Namespace, _config: Any) -> int:
+async def cmd_retry(repo: TaskStore, args: argparse.Namespace, _config: Settings,
+                    ) -> int:
     task = await repo.get(args.task)
     where = _file_of(task)
     if where is None:
@@ -177,13 +191,15 @@ async def cmd_retry(repo: Any, args: argparse.Namespace, _config: Any) -> int:
     return 0
 
 
-async def cmd_skip(repo: Any, args: argparse.Namespace, _config: Any) -> int:
+async def cmd_skip(repo: TaskStore, args: argparse.Namespace, _config: Settings,
+                   ) -> int:
     task = await repo.skip(args.task)
     print(f"task {task.id} skipped")
     return 0
 
 
-async def cmd_pause(repo: Any, args: argparse.Namespace, config: Any) -> int:
+async def cmd_pause(repo: TaskStore, args: argparse.Namespace, config: Settings,
+                    ) -> int:
     if args.target not in config.targets:
         print(f"streamdrop: no target {args.target!r} in {args.config}", file=sys.stderr)
         return EXIT_FAILED
@@ -192,7 +208,8 @@ async def cmd_pause(repo: Any, args: argparse.Namespace, config: Any) -> int:
     return 0
 
 
-async def cmd_resume(repo: Any, args: argparse.Namespace, config: Any) -> int:
+async def cmd_resume(repo: TaskStore, args: argparse.Namespace, config: Settings,
+                     ) -> int:
     if args.target not in config.targets:
         print(f"streamdrop: no target {args.target!r} in {args.config}", file=sys.stderr)
         return EXIT_FAILED

@@ -23,12 +23,14 @@ from streamdrop import concurrency
 from streamdrop.service import metrics, notify, reload, systemd
 from streamdrop.service.context import Context, Nudge
 from streamdrop.service.handoff import Handoff
+from streamdrop.service.owners import gone_on, owner_id
 from streamdrop.service.poller import Poller
 from streamdrop.service.settings import Settings
 from streamdrop.service.watcher import Watcher
-from streamdrop.service.worker import Registrar, Workers, housekeeping, owner_id
+from streamdrop.service.worker import Registrar, Workers, housekeeping
 from streamdrop.storage import db
-from streamdrop.storage.repository import Repository, TaskRow
+from streamdrop.storage.repository import Repository
+from streamdrop.storage.rows import TaskRow
 from streamdrop.storage.states import FINAL_STATES
 from streamdrop.stream.client import StreamClient
 
@@ -103,7 +105,7 @@ class Daemon:
         if self.settings.metrics.port:
             metrics.serve(self.settings.metrics.host, self.settings.metrics.port)
         await ctx.repo.ensure_targets(self.used_targets())
-        await ctx.repo.reap(socket.gethostname())
+        await ctx.repo.reap(gone_on(socket.gethostname()))
         log.info("daemon.started", owner=ctx.owner, drop=str(self.settings.drop.path),
                  once=self.once, targets=self.used_targets(),
                  database=_safe_url(self.settings.database_url))

@@ -12,7 +12,7 @@ from typing import TypeVar
 import anyio
 
 from streamdrop.service.settings import Settings
-from streamdrop.storage.repository import Repository
+from streamdrop.storage.protocol import TaskStore
 from streamdrop.stream.client import StreamClient, fetch_app_options
 from streamdrop.validation import Options
 
@@ -84,7 +84,7 @@ class Context:
     """What every step needs; built once by `app`."""
 
     settings: Settings
-    repo: Repository
+    repo: TaskStore
     clients: Mapping[str, StreamClient]
     owner: str
     clock: Callable[[], float] = time.time

@@ -16,7 +16,7 @@ import structlog
 from streamdrop.service import files, metrics
 from streamdrop.service.context import Context, shielded
 from streamdrop.service.outcomes import destination, import_report, notification, rule_of
-from streamdrop.storage.repository import Lease, TaskRow
+from streamdrop.storage.rows import Lease, TaskRow
 from streamdrop.storage.states import State
 from streamdrop.stream.errors import RetryableError, StreamError
 from streamdrop.stream.retry import RetryPolicy, full_jitter_delay

@@ -17,7 +17,8 @@ import structlog
 
 from streamdrop.log import scrub_text
 from streamdrop.service.context import Nudge
-from streamdrop.storage.repository import OutboxRow, Repository
+from streamdrop.storage.protocol import TaskStore
+from streamdrop.storage.rows import OutboxRow
 from streamdrop.stream.retry import RetryPolicy, full_jitter_delay
 
 log = structlog.get_logger("streamdrop.service.notify")
@@ -48,7 +49,7 @@ def send(urls: Sequence[str], title: str, body: str) -> bool:
     return bool(sender.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT))
 
 
-async def deliver_due(repo: Repository, max_attempts: int, rng: random.Random) -> int:
+async def deliver_due(repo: TaskStore, max_attempts: int, rng: random.Random) -> int:
     """Send what is due once; returns how many were delivered."""
     delivered = 0
     for row in await repo.take_notifications(BATCH, HOLD_SECONDS):
@@ -74,7 +75,7 @@ async def deliver_due(repo: Repository, max_attempts: int, rng: random.Random) -
     return delivered
 
 
-async def run(repo: Repository, max_attempts: int, stop: anyio.Event, *,
+async def run(repo: TaskStore, max_attempts: int, stop: anyio.Event, *,
               rounds: Nudge | None = None, interval: float = 1.0) -> None:
     """Deliver what is due every `interval` until `stop`; `rounds` is nudged after each."""
     rng = random.Random()

@@ -15,7 +15,7 @@ import orjson
 from streamdrop.service.fingerprint import identity
 from streamdrop.service.settings import DropSettings, Rule
 from streamdrop.service.types import Found
-from streamdrop.storage.repository import NewTask, Notification, TaskRow
+from streamdrop.storage.rows import NewTask, Notification, TaskRow
 from streamdrop.storage.states import State
 from streamdrop.validation import Result
 

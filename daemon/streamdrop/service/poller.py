@@ -20,7 +20,8 @@ from streamdrop.service.context import Context, shielded
 from streamdrop.service.ending import finish
 from streamdrop.service.outcomes import import_report, notification
 from streamdrop.service.settings import PollSettings
-from streamdrop.storage.repository import Lease, LeaseLost, TaskRow
+from streamdrop.storage.protocol import LeaseLost
+from streamdrop.storage.rows import Lease, TaskRow
 from streamdrop.storage.states import State
 from streamdrop.stream.client import ImportTask
 from streamdrop.stream.errors import NotFoundError, RetryableError, StreamError

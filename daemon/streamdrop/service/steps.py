@@ -24,7 +24,7 @@ from streamdrop.service.fingerprint import sha256_file
 from streamdrop.service.outcomes import crash_report, new_task, rule_of, validation_report
 from streamdrop.service.types import Found
 from streamdrop.service.validation_pool import ValidatorCrashed
-from streamdrop.storage.repository import Lease, NewTask, TaskRow
+from streamdrop.storage.rows import Lease, NewTask, TaskRow
 from streamdrop.storage.states import State, is_final, resume_step
 from streamdrop.stream.client import as_mode
 from streamdrop.stream.errors import FileChangedError, RetryableError

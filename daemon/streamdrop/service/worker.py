@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import socket
-import uuid
 from dataclasses import dataclass, field
 
 import anyio
@@ -17,10 +15,12 @@ from streamdrop.log import task_context
 from streamdrop.service.context import Context
 from streamdrop.service.ending import fail, retry_later
 from streamdrop.service.handoff import Handoff
+from streamdrop.service.owners import gone_on
 from streamdrop.service.steps import process, register
 from streamdrop.service.types import Found
 from streamdrop.service.watcher import Watcher
-from streamdrop.storage.repository import Lease, LeaseLost, TaskRow
+from streamdrop.storage.protocol import LeaseLost
+from streamdrop.storage.rows import Lease, TaskRow
 from streamdrop.stream.errors import RetryableError, StreamError
 
 log = structlog.get_logger("streamdrop.service.worker")
@@ -135,11 +135,6 @@ class Workers:
             await retry_later(self.ctx, task, lease, RetryableError(f"{type(exc).__name__}: {exc}"))
 
 
-def owner_id() -> str:
-    """`host:pid:random`: the reaper of this host can tell when the process is gone."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 async def housekeeping(ctx: Context, *, adopt: bool = True) -> None:
     """Renew our leases, take back dead ones, adopt imports nobody follows."""
     settings = ctx.settings.daemon
@@ -155,7 +150,7 @@ async def housekeeping(ctx: Context, *, adopt: bool = True) -> None:
 async def _keep_house(ctx: Context, host: str, *, adopt: bool) -> None:
     settings = ctx.settings.daemon
     await ctx.repo.renew(ctx.owner, settings.lease_seconds)
-    reaped = await ctx.repo.reap(host)
+    reaped = await ctx.repo.reap(gone_on(host))
     adopted = 0
     if adopt and not ctx.draining.is_set():
         adopted = await ctx.repo.adopt_imports(ctx.owner, settings.lease_seconds)

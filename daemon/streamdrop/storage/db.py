@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,28 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     def _on_begin(connection: Connection) -> None:
         read_only = connection.get_execution_options().get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+# SQLite has one writer at a time, and a connection that finds the write lock taken
+# sleeps in SQLite's busy handler (up to 100 ms a try) however soon it is free: with a
+# few workers that was most of the daemon's time. Writers of this process on one engine
+# queue on a lock instead and are woken at once; busy_timeout still covers other
+# processes (ops commands, a second daemon). PostgreSQL locks rows: no queue there.
+_sqlite_writers: weakref.WeakKeyDictionary[AsyncEngine, anyio.Lock] = (
+    weakref.WeakKeyDictionary())
+
+
+@contextlib.asynccontextmanager
+async def writer_turn(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Hold this process's turn to write through `engine` (a no-op off SQLite)."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    lock = _sqlite_writers.get(engine)
+    if lock is None:  # made on first use, inside the event loop that will use it
+        lock = _sqlite_writers[engine] = anyio.Lock()
+    async with lock:
+        yield
 
 
 def migrations_dir() -> Path:

@@ -9,11 +9,10 @@ worker whose lease was taken back can no longer change the task.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import fields
+from typing import Any, Unpack
 
 import anyio
 from sqlalchemy import func, insert, or_, select, update
@@ -21,128 +20,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from streamdrop.storage import db
+from streamdrop.storage.protocol import Conflict, LeaseLost, NotFound, OwnerGone
+from streamdrop.storage.rows import (
+    EventRow,
+    Lease,
+    NewTask,
+    Notification,
+    OutboxRow,
+    TargetRow,
+    TaskChanges,
+    TaskRow,
+)
 from streamdrop.storage.states import ACTIVE_STATES, FINAL_STATES, State, check_move, is_final
 from streamdrop.storage.tables import events, outbox, targets, tasks
-
-
-class LeaseLost(Exception):
-    """The task's lease was taken back (expired, reaped, skipped); stop working on it."""
-
-
-class NotFound(LookupError):
-    """No task (or target) with that id."""
-
-
-class Conflict(ValueError):
-    """The operation does not fit the task's state (e.g. retry of a running task)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TaskRow:
-    id: int
-    identity: str | None
-    sha256: str
-    params_digest: str
-    target: str
-    mode: str
-    merge_custom: bool | None
-    format: str
-    params: str
-    rule: str
-    state: str
-    attempts: int
-    lease_owner: str | None
-    lease_expires_at: float | None
-    fence: int
-    next_attempt_at: float | None
-    source_path: str
-    rel_path: str
-    size: int
-    mtime_ns: int
-    dest_path: str | None
-    remote_path: str | None
-    import_id: str | None
-    import_state: str | None
-    import_state_since: float | None
-    next_poll_at: float | None
-    poll_interval: float | None
-    stuck_announced: bool
-    duplicate_of: int | None
-    error: str | None
-    report: str | None
-    found_at: float
-    created_at: float
-    updated_at: float
-    finished_at: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    id: int
-    task_id: int
-    at: float
-    from_state: str | None
-    to_state: str
-    detail: str | None
-    owner: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    task_id: int | None
-    kind: str
-    payload: str
-    urls: str
-    attempts: int
-    next_attempt_at: float
-    delivered_at: float | None
-    last_error: str | None
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class NewTask:
-    """A file found complete and hashed, with the parameters of the rule that matched."""
-
-    identity: str
-    sha256: str
-    params_digest: str
-    target: str
-    mode: str
-    merge_custom: bool | None
-    format: str
-    params: str
-    rule: str
-    source_path: str
-    rel_path: str
-    size: int
-    mtime_ns: int
-    found_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """The right to change one task, as long as `fence` is still the task's token."""
-
-    task_id: int
-    owner: str
-    fence: int
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    kind: str
-    payload: str  # JSON
-    urls: str  # JSON list
-
-
-@dataclass(frozen=True, slots=True)
-class TargetRow:
-    name: str
-    paused: bool
-    paused_reason: str | None
-    updated_at: float
 
 
 def _task(row: Any) -> TaskRow:
@@ -154,37 +44,19 @@ def _rows(cls: type[Any], result: Iterable[Any]) -> list[Any]:
     return [cls(**{n: row._mapping[n] for n in names}) for row in result]
 
 
-def owner_pid(owner: str, host: str) -> int | None:
-    """The pid in an owner id `host:pid:token`, when the owner runs on `host`."""
-    parts = owner.split(":")
-    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
-        return None
-    return int(parts[1])
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Repository:
-    """The database, through the operations streamdrop needs (no SQL outside this class)."""
+    """The database, through the operations streamdrop needs (no SQL outside this class).
+
+    Implements `storage.protocol.TaskStore`.
+    """
 
     def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
-        self.clock = clock
-        self._postgres = engine.dialect.name == "postgresql"
-        # SQLite has one writer at a time, and a connection that finds the write lock
-        # taken sleeps in SQLite's busy handler (up to 100 ms a try) however soon it is
-        # free: with a few workers that was most of the daemon's time. Writers of this
-        # process queue here instead and are woken at once; busy_timeout still covers
-        # other processes (ops commands, a second daemon).
-        self._sqlite_writer: anyio.Lock | None = None
+        self._clock = clock
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
 
     @classmethod
     def from_url(cls, url: str, clock: Callable[[], float] = time.time) -> Repository:
@@ -202,20 +74,10 @@ class Repository:
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
-        async with self._writer_turn():
+        async with db.writer_turn(self.engine):
             with anyio.CancelScope(shield=True):
                 async with self.engine.connect() as conn, conn.begin():
                     yield conn
-
-    @contextlib.asynccontextmanager
-    async def _writer_turn(self) -> AsyncIterator[None]:
-        if self._postgres:  # row locks: writers of different tasks go on side by side
-            yield
-            return
-        if self._sqlite_writer is None:
-            self._sqlite_writer = anyio.Lock()
-        async with self._sqlite_writer:
-            yield
 
     @contextlib.asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
@@ -368,8 +230,8 @@ class Repository:
                 .values(lease_expires_at=now + lease_seconds))
             return int(result.rowcount)
 
-    async def reap(self, host: str, alive: Callable[[int], bool] = pid_alive) -> int:
-        """Void expired leases, and at once those of dead processes on this host."""
+    async def reap(self, gone: OwnerGone) -> int:
+        """Void expired leases, and at once those whose owner `gone` says is gone."""
         now = self.clock()
         async with self._write() as conn:
             expired = await conn.execute(
@@ -380,8 +242,7 @@ class Repository:
             owners = (await conn.execute(
                 select(tasks.c.lease_owner).where(tasks.c.lease_owner.is_not(None)).distinct()
             )).scalars()
-            dead = [o for o in owners if (pid := owner_pid(o, host)) is not None
-                    and pid != os.getpid() and not alive(pid)]
+            dead = [owner for owner in owners if gone(owner)]
             if dead:
                 result = await conn.execute(
                     update(tasks).where(tasks.c.lease_owner.in_(dead))
@@ -400,20 +261,22 @@ class Repository:
     # -- state writes under a lease ----------------------------------------------
 
     async def advance(self, lease: Lease, state: str | None = None, *, detail: str | None = None,
-                      notify: Sequence[Notification] = (), **values: Any) -> TaskRow:
+                      notify: Sequence[Notification] = (),
+                      **values: Unpack[TaskChanges]) -> TaskRow:
         """Write `values` (and a new state, with its event) if `lease` still holds."""
         now = self.clock()
+        changes: dict[str, Any] = dict(values)
         async with self._write() as conn:
             current = await self._held(conn, lease)
             if state is not None and state != current.state:
                 check_move(current.state, state)
-                values["state"] = state
+                changes["state"] = state
                 if is_final(state):
-                    values.update(finished_at=now, lease_owner=None, lease_expires_at=None)
+                    changes.update(finished_at=now, lease_owner=None, lease_expires_at=None)
                 await self._event(conn, lease.task_id, current.state, state, detail=detail,
                                   owner=lease.owner)
             await conn.execute(update(tasks).where(tasks.c.id == lease.task_id)
-                               .values(updated_at=now, **values))
+                               .values(updated_at=now, **changes))
             for item in notify:
                 await self._enqueue(conn, lease.task_id, item, now)
             return await self._get(conn, lease.task_id)
@@ -444,7 +307,8 @@ class Repository:
             rows = await conn.execute(
                 select(tasks).where(tasks.c.state == State.IMPORTING.value,
                                     tasks.c.lease_owner == owner)
-                .order_by(tasks.c.next_poll_at, tasks.c.id))
+                # NULL first on both databases (PostgreSQL's default is last)
+                .order_by(tasks.c.next_poll_at.asc().nulls_first(), tasks.c.id))
             return [_task(r) for r in rows]
 
     # -- events and the outbox ---------------------------------------------------
@@ -460,10 +324,6 @@ class Repository:
         await conn.execute(insert(outbox).values(
             task_id=task_id, kind=item.kind, payload=item.payload, urls=item.urls, attempts=0,
             next_attempt_at=now, created_at=now))
-
-    async def enqueue(self, task_id: int | None, item: Notification) -> None:
-        async with self._write() as conn:
-            await self._enqueue(conn, task_id, item, self.clock())
 
     async def take_notifications(self, limit: int, hold_seconds: float) -> list[OutboxRow]:
         """Due notifications, held for `hold_seconds` so another daemon leaves them be."""
@@ -607,3 +467,4 @@ class Repository:
             else:
                 await conn.execute(update(targets).where(targets.c.name == target)
                                    .values(paused=paused, paused_reason=reason, updated_at=now))
+

@@ -1,0 +1,346 @@
+"""An in-memory `TaskStore` with the SQL repository's semantics, for tests (no database).
+
+Shipped as `streamdrop.testing.InMemoryRepository`. Each operation changes
+plain dicts in one step between two checkpoints, so it is atomic the way a
+transaction is, and it yields to the event loop as a real store would. Give it
+a clock (`FakeClock().time`) to drive leases and retries without sleeping.
+`tests/integration/daemon/test_storage_contract.py` holds it to the same
+behaviour as SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Unpack
+
+import anyio
+
+from streamdrop.storage.protocol import Conflict, LeaseLost, NotFound, OwnerGone
+from streamdrop.storage.rows import (
+    EventRow,
+    Lease,
+    NewTask,
+    Notification,
+    OutboxRow,
+    TargetRow,
+    TaskChanges,
+    TaskRow,
+)
+from streamdrop.storage.states import ACTIVE_STATES, State, check_move, is_final
+
+# What `retry` clears: the task starts over from its file.
+_RETRY_CLEARS: dict[str, Any] = {
+    "dest_path": None, "remote_path": None, "import_id": None, "import_state": None,
+    "import_state_since": None, "next_poll_at": None, "poll_interval": None,
+    "stuck_announced": False, "error": None, "report": None, "attempts": 0,
+    "next_attempt_at": None, "lease_owner": None, "lease_expires_at": None,
+    "finished_at": None}
+_NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _drop_order(task: TaskRow) -> tuple[float, str, int]:
+    return (task.found_at, task.rel_path, task.id)
+
+
+class InMemoryRepository:
+    """Tasks, events, the outbox and targets in dicts; implements `TaskStore`."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self.tasks: dict[int, TaskRow] = {}
+        self.events: list[EventRow] = []
+        self.outbox: dict[int, OutboxRow] = {}
+        self.targets: dict[str, TargetRow] = {}
+        self._ids = itertools.count(1)
+        self._event_ids = itertools.count(1)
+        self._outbox_ids = itertools.count(1)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    async def close(self) -> None:
+        await anyio.lowlevel.checkpoint()
+
+    # -- helpers (synchronous: each public operation is one atomic step) ---------
+
+    def _task(self, task_id: int) -> TaskRow:
+        try:
+            return self.tasks[task_id]
+        except KeyError:
+            raise NotFound(f"no task {task_id}") from None
+
+    def _set(self, task_id: int, **values: Any) -> TaskRow:
+        row = dataclasses.replace(self.tasks[task_id], **values)
+        self.tasks[task_id] = row
+        return row
+
+    def _event(self, task_id: int, from_state: str | None, to_state: str, *,
+               detail: str | None, owner: str | None) -> None:
+        self.events.append(EventRow(next(self._event_ids), task_id, self.clock(), from_state,
+                                    to_state, detail, owner))
+
+    def _enqueue(self, task_id: int | None, item: Notification, now: float) -> None:
+        row_id = next(self._outbox_ids)
+        self.outbox[row_id] = OutboxRow(row_id, task_id, item.kind, item.payload, item.urls,
+                                        attempts=0, next_attempt_at=now, delivered_at=None,
+                                        last_error=None, created_at=now)
+
+    def _insert(self, new: NewTask, state: State, identity: str | None,
+                duplicate_of: int | None) -> TaskRow:
+        now = self.clock()
+        task_id = next(self._ids)
+        values = {f.name: getattr(new, f.name) for f in dataclasses.fields(NewTask)}
+        values.update(identity=identity)
+        self.tasks[task_id] = TaskRow(
+            id=task_id, **values, state=state.value, attempts=0, lease_owner=None,
+            lease_expires_at=None, fence=0, next_attempt_at=None, dest_path=None,
+            remote_path=None, import_id=None, import_state=None, import_state_since=None,
+            next_poll_at=None, poll_interval=None, stuck_announced=False,
+            duplicate_of=duplicate_of, error=None, report=None, created_at=now,
+            updated_at=now, finished_at=None)
+        self._event(task_id, None, state.value, detail=None, owner=None)
+        return self.tasks[task_id]
+
+    def _held(self, lease: Lease) -> TaskRow:
+        task = self.tasks.get(lease.task_id)
+        if task is None or task.fence != lease.fence or task.lease_owner != lease.owner:
+            raise LeaseLost(f"task {lease.task_id}: lease {lease.fence} is no longer held")
+        return task
+
+    def _of_target(self, target: str, states: Iterable[str]) -> list[TaskRow]:
+        wanted = set(states)
+        return [t for t in self.tasks.values() if t.target == target and t.state in wanted]
+
+    # -- registering files -------------------------------------------------------
+
+    async def register(self, new: NewTask) -> tuple[TaskRow, bool]:
+        await anyio.lowlevel.checkpoint()
+        existing = next((t for t in self.tasks.values() if t.identity == new.identity), None)
+        if existing is not None:
+            return existing, False
+        return self._insert(new, State.PENDING, new.identity, None), True
+
+    async def add_duplicate(self, new: NewTask, original: int, dest_path: str) -> TaskRow:
+        await anyio.lowlevel.checkpoint()
+        task = self._insert(new, State.DUPLICATE, None, original)
+        return self._set(task.id, dest_path=dest_path, finished_at=self.clock())
+
+    # -- claims and leases -------------------------------------------------------
+
+    async def ensure_targets(self, names: Iterable[str]) -> None:
+        await anyio.lowlevel.checkpoint()
+        for name in sorted(set(names) - set(self.targets)):
+            self.targets[name] = TargetRow(name, False, None, self.clock())
+
+    async def claim(self, target: str, owner: str, lease_seconds: float,
+                    max_active: int) -> tuple[TaskRow, Lease] | None:
+        await anyio.lowlevel.checkpoint()
+        now = self.clock()
+        flags = self.targets.get(target)
+        if flags is None or flags.paused:
+            return None
+        candidate = self._resumable(target, now)
+        if candidate is None:
+            if len(self._of_target(target, ACTIVE_STATES)) >= max_active:
+                return None
+            pending = [t for t in self._of_target(target, [State.PENDING])
+                       if t.lease_owner is None]
+            candidate = min(pending, key=_drop_order, default=None)
+        if candidate is None:
+            return None
+        return self._take(candidate, owner, now + lease_seconds)
+
+    def _resumable(self, target: str, now: float) -> TaskRow | None:
+        """A task a dead or retrying worker left mid-way: it already holds a slot."""
+        left = [t for t in self._of_target(target, [State.VALIDATING, State.UPLOADING])
+                if t.lease_owner is None
+                and (t.next_attempt_at is None or t.next_attempt_at <= now)]
+        return min(left, key=_drop_order, default=None)
+
+    def _take(self, task: TaskRow, owner: str, expires: float) -> tuple[TaskRow, Lease]:
+        state = State.VALIDATING.value if task.state == State.PENDING else task.state
+        fence = task.fence + 1
+        row = self._set(task.id, state=state, lease_owner=owner, lease_expires_at=expires,
+                        fence=fence, attempts=task.attempts + 1, next_attempt_at=None,
+                        updated_at=self.clock())
+        if state != task.state:
+            self._event(task.id, task.state, state, detail=None, owner=owner)
+        return row, Lease(task.id, owner, fence)
+
+    async def adopt_imports(self, owner: str, lease_seconds: float) -> int:
+        await anyio.lowlevel.checkpoint()
+        now = self.clock()
+        orphans = [t for t in self.tasks.values()
+                   if t.state == State.IMPORTING and t.lease_owner is None]
+        for task in orphans:
+            self._set(task.id, lease_owner=owner, lease_expires_at=now + lease_seconds,
+                      fence=task.fence + 1, updated_at=now)
+        return len(orphans)
+
+    async def renew(self, owner: str, lease_seconds: float) -> int:
+        await anyio.lowlevel.checkpoint()
+        held = [t for t in self.tasks.values() if t.lease_owner == owner]
+        for task in held:
+            self._set(task.id, lease_expires_at=self.clock() + lease_seconds)
+        return len(held)
+
+    async def reap(self, gone: OwnerGone) -> int:
+        await anyio.lowlevel.checkpoint()
+        now = self.clock()
+        expired = [t for t in self.tasks.values() if t.lease_owner is not None
+                   and t.lease_expires_at is not None and t.lease_expires_at < now]
+        for task in expired:
+            self._set(task.id, **_NO_LEASE)
+        dead = {t.lease_owner for t in self.tasks.values()
+                if t.lease_owner is not None and gone(t.lease_owner)}
+        orphaned = [t for t in self.tasks.values() if t.lease_owner in dead]
+        for task in orphaned:
+            self._set(task.id, **_NO_LEASE)
+        return len(expired) + len(orphaned)
+
+    async def release_all(self, owner: str) -> int:
+        await anyio.lowlevel.checkpoint()
+        held = [t for t in self.tasks.values() if t.lease_owner == owner]
+        for task in held:
+            self._set(task.id, **_NO_LEASE)
+        return len(held)
+
+    # -- state writes under a lease ----------------------------------------------
+
+    async def advance(self, lease: Lease, state: str | None = None, *,
+                      detail: str | None = None, notify: Sequence[Notification] = (),
+                      **values: Unpack[TaskChanges]) -> TaskRow:
+        await anyio.lowlevel.checkpoint()
+        now = self.clock()
+        current = self._held(lease)
+        changes: dict[str, Any] = dict(values)
+        if state is not None and state != current.state:
+            check_move(current.state, state)
+            changes["state"] = state
+            if is_final(state):
+                changes.update(finished_at=now, **_NO_LEASE)
+            self._event(lease.task_id, current.state, state, detail=detail, owner=lease.owner)
+        row = self._set(lease.task_id, updated_at=now, **changes)
+        for item in notify:
+            self._enqueue(lease.task_id, item, now)
+        return row
+
+    async def release(self, lease: Lease, *, retry_at: float, error: str) -> None:
+        await anyio.lowlevel.checkpoint()
+        self._held(lease)
+        self._set(lease.task_id, next_attempt_at=retry_at, error=error,
+                  updated_at=self.clock(), **_NO_LEASE)
+
+    async def held_imports(self, owner: str) -> list[TaskRow]:
+        await anyio.lowlevel.checkpoint()
+        held = [t for t in self.tasks.values()
+                if t.state == State.IMPORTING and t.lease_owner == owner]
+        # NULL first, as the SQL repository orders them
+        return sorted(held, key=lambda t: (t.next_poll_at is not None, t.next_poll_at or 0,
+                                           t.id))
+
+    # -- the outbox --------------------------------------------------------------
+
+    async def take_notifications(self, limit: int, hold_seconds: float) -> list[OutboxRow]:
+        await anyio.lowlevel.checkpoint()
+        now = self.clock()
+        due = [r for r in self.outbox.values()
+               if r.delivered_at is None and r.next_attempt_at <= now][:limit]
+        for row in due:
+            self.outbox[row.id] = dataclasses.replace(row, next_attempt_at=now + hold_seconds)
+        return due
+
+    async def notification_done(self, item_id: int) -> None:
+        await anyio.lowlevel.checkpoint()
+        row = self.outbox[item_id]
+        self.outbox[item_id] = dataclasses.replace(row, delivered_at=self.clock(),
+                                                   attempts=row.attempts + 1)
+
+    async def notification_failed(self, item_id: int, retry_at: float, error: str) -> None:
+        await anyio.lowlevel.checkpoint()
+        row = self.outbox[item_id]
+        self.outbox[item_id] = dataclasses.replace(row, next_attempt_at=retry_at,
+                                                   last_error=error, attempts=row.attempts + 1)
+
+    async def pending_notifications(self) -> int:
+        await anyio.lowlevel.checkpoint()
+        return sum(1 for r in self.outbox.values() if r.delivered_at is None)
+
+    # -- reading -----------------------------------------------------------------
+
+    async def get(self, task_id: int) -> TaskRow:
+        await anyio.lowlevel.checkpoint()
+        return self._task(task_id)
+
+    async def by_source(self, source_path: str) -> list[TaskRow]:
+        await anyio.lowlevel.checkpoint()
+        return [t for t in self.tasks.values() if t.source_path == source_path]
+
+    async def list_tasks(self, state: str | None = None, limit: int | None = None,
+                         target: str | None = None) -> list[TaskRow]:
+        await anyio.lowlevel.checkpoint()
+        rows = [t for t in self.tasks.values() if (state is None or t.state == state)
+                and (target is None or t.target == target)]
+        return rows if limit is None else rows[:limit]
+
+    async def unfinished(self) -> list[TaskRow]:
+        await anyio.lowlevel.checkpoint()
+        return [t for t in self.tasks.values() if not is_final(t.state)]
+
+    async def events_of(self, task_id: int) -> list[EventRow]:
+        await anyio.lowlevel.checkpoint()
+        return [e for e in self.events if e.task_id == task_id]
+
+    async def counts(self) -> dict[str, int]:
+        await anyio.lowlevel.checkpoint()
+        out: dict[str, int] = {}
+        for task in self.tasks.values():
+            out[task.state] = out.get(task.state, 0) + 1
+        return out
+
+    async def oldest_unfinished(self) -> TaskRow | None:
+        rows = await self.unfinished()
+        return min(rows, key=lambda t: (t.found_at, t.id), default=None)
+
+    async def list_targets(self) -> list[TargetRow]:
+        await anyio.lowlevel.checkpoint()
+        return [self.targets[name] for name in sorted(self.targets)]
+
+    # -- operator actions --------------------------------------------------------
+
+    async def retry(self, task_id: int, source_path: str) -> TaskRow:
+        await anyio.lowlevel.checkpoint()
+        now = self.clock()
+        task = self._task(task_id)
+        if not is_final(task.state):
+            raise Conflict(f"task {task_id} is still {task.state}")
+        row = self._set(task_id, **_RETRY_CLEARS, state=State.PENDING.value,
+                        source_path=source_path, fence=task.fence + 1, found_at=now,
+                        updated_at=now)
+        self._event(task_id, task.state, State.PENDING.value, detail="retry", owner=None)
+        return row
+
+    async def skip(self, task_id: int) -> TaskRow:
+        await anyio.lowlevel.checkpoint()
+        now = self.clock()
+        task = self._task(task_id)
+        if is_final(task.state):
+            raise Conflict(f"task {task_id} is already {task.state}")
+        row = self._set(task_id, state=State.SKIPPED.value, fence=task.fence + 1,
+                        finished_at=now, updated_at=now, **_NO_LEASE)
+        self._event(task_id, task.state, State.SKIPPED.value, detail="skip", owner=None)
+        return row
+
+    async def set_paused(self, target: str, paused: bool, reason: str | None = None) -> None:
+        await anyio.lowlevel.checkpoint()
+        self.targets[target] = TargetRow(target, paused, reason, self.clock())
+
+
+if TYPE_CHECKING:  # mypy holds it to the protocol (the SQL one is held by service.app)
+    from streamdrop.storage.protocol import TaskStore
+
+    _STORE: type[TaskStore] = InMemoryRepository

@@ -1,0 +1,141 @@
+"""What the service asks of storage: the `TaskStore` protocol and the errors it raises.
+
+Two implementations keep the same semantics: `storage.repository.Repository`
+(SQL on SQLite or PostgreSQL) and `storage.memory.InMemoryRepository` (a test
+double, shipped in `streamdrop.testing`); `tests/integration/daemon/
+test_storage_contract.py` runs one suite over both. Times are Unix seconds
+from the store's `clock`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, Unpack
+
+from streamdrop.storage.rows import (
+    EventRow,
+    Lease,
+    NewTask,
+    Notification,
+    OutboxRow,
+    TargetRow,
+    TaskChanges,
+    TaskRow,
+)
+
+# Is the holder of this lease owner id known to be gone (its process dead)? Given to
+# `reap` by the service, which knows how owner ids are made (`service.owners`).
+OwnerGone = Callable[[str], bool]
+
+
+class LeaseLost(Exception):
+    """The task's lease was taken back (expired, reaped, skipped); stop working on it."""
+
+
+class NotFound(LookupError):
+    """No task (or target) with that id."""
+
+
+class Conflict(ValueError):
+    """The operation does not fit the task's state (e.g. retry of a running task)."""
+
+
+class TaskStore(Protocol):
+    """Tasks, leases with fencing tokens, events, the outbox and per-target flags."""
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The store's time (Unix seconds): leases, retries and timestamps follow it."""
+        ...
+
+    async def close(self) -> None: ...
+
+    # -- registering files
+    async def register(self, new: NewTask) -> tuple[TaskRow, bool]:
+        """A new pending task, or the one that already has this identity: (task, created)."""
+        ...
+
+    async def add_duplicate(self, new: NewTask, original: int, dest_path: str) -> TaskRow:
+        """Record a file with the same identity as task `original`; born final."""
+        ...
+
+    # -- claims and leases
+    async def ensure_targets(self, names: Iterable[str]) -> None: ...
+
+    async def claim(self, target: str, owner: str, lease_seconds: float,
+                    max_active: int) -> tuple[TaskRow, Lease] | None:
+        """The target's next task in drop order, within `max_active` running at once;
+        None while the target is paused (or unknown)."""
+        ...
+
+    async def adopt_imports(self, owner: str, lease_seconds: float) -> int:
+        """Take over importing tasks that nobody holds; returns how many."""
+        ...
+
+    async def renew(self, owner: str, lease_seconds: float) -> int:
+        """Extend every lease `owner` holds; returns how many."""
+        ...
+
+    async def reap(self, gone: OwnerGone) -> int:
+        """Void expired leases, and at once those whose owner `gone` says is gone."""
+        ...
+
+    async def release_all(self, owner: str) -> int:
+        """Give back every lease `owner` holds (clean shutdown)."""
+        ...
+
+    # -- state writes under a lease (LeaseLost when the lease no longer holds)
+    async def advance(self, lease: Lease, state: str | None = None, *,
+                      detail: str | None = None, notify: Sequence[Notification] = (),
+                      **values: Unpack[TaskChanges]) -> TaskRow:
+        """Write `values` (and a new state, with its event and notifications)."""
+        ...
+
+    async def release(self, lease: Lease, *, retry_at: float, error: str) -> None:
+        """Let go after a failure worth retrying; the task keeps its state and slot."""
+        ...
+
+    async def held_imports(self, owner: str) -> list[TaskRow]:
+        """Importing tasks `owner` holds, soonest poll first."""
+        ...
+
+    # -- the outbox
+    async def take_notifications(self, limit: int, hold_seconds: float) -> list[OutboxRow]:
+        """Due notifications, held for `hold_seconds` so another daemon leaves them be."""
+        ...
+
+    async def notification_done(self, item_id: int) -> None: ...
+
+    async def notification_failed(self, item_id: int, retry_at: float, error: str) -> None: ...
+
+    async def pending_notifications(self) -> int: ...
+
+    # -- reading
+    async def get(self, task_id: int) -> TaskRow: ...
+
+    async def by_source(self, source_path: str) -> list[TaskRow]: ...
+
+    async def list_tasks(self, state: str | None = None, limit: int | None = None,
+                         target: str | None = None) -> list[TaskRow]: ...
+
+    async def unfinished(self) -> list[TaskRow]: ...
+
+    async def events_of(self, task_id: int) -> list[EventRow]: ...
+
+    async def counts(self) -> dict[str, int]: ...
+
+    async def oldest_unfinished(self) -> TaskRow | None: ...
+
+    async def list_targets(self) -> list[TargetRow]: ...
+
+    # -- operator actions
+    async def retry(self, task_id: int, source_path: str) -> TaskRow:
+        """Send a final task back to pending, on purpose (Conflict if it is not final)."""
+        ...
+
+    async def skip(self, task_id: int) -> TaskRow:
+        """Finish an unfinished task as skipped (Conflict if final); its holder loses it."""
+        ...
+
+    async def set_paused(self, target: str, paused: bool, reason: str | None = None) -> None:
+        ...

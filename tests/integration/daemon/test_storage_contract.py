@@ -1,0 +1,327 @@
+"""One contract for every `TaskStore`: the SQL repository on a real SQLite file and on
+PostgreSQL, and the in-memory double shipped in `streamdrop.testing`, behave alike."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from tests.factories import new_task
+from tests.pgcluster import create_database
+
+from streamdrop.service.owners import gone_on
+from streamdrop.storage import db
+from streamdrop.storage.protocol import Conflict, LeaseLost, NotFound, TaskStore
+from streamdrop.storage.repository import Repository
+from streamdrop.storage.rows import Lease, Notification, TaskRow
+from streamdrop.storage.states import State, TransitionError
+from streamdrop.testing import FakeClock, InMemoryRepository
+
+pytestmark = pytest.mark.anyio
+
+OWNER = f"testhost:{os.getpid()}:abc"
+OTHER = "otherhost:1:x"
+
+
+@pytest.fixture(params=["sqlite", "memory", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[TaskStore]:
+    if request.param == "memory":
+        yield InMemoryRepository(clock.time)
+        return
+    if request.param == "sqlite":
+        url: str = request.getfixturevalue("sqlite_url")
+    else:  # the server fixture is synchronous: an async one cannot be asked for here
+        server: str = request.getfixturevalue("postgres_server")
+        url = await create_database(server, "c_" + uuid.uuid4().hex[:12])
+    await db.upgrade(url)
+    repository = Repository.from_url(url, clock.time)
+    yield repository
+    await repository.close()
+
+
+async def claimed(store: TaskStore, name: str = "a.json", *, owner: str = OWNER,
+                  ) -> tuple[TaskRow, Lease]:
+    """A registered task of its own target, claimed by `owner`."""
+    target = f"t-{name}"
+    await store.ensure_targets([target])
+    await store.register(new_task(name, target=target))
+    got = await store.claim(target, owner, 30, max_active=1)
+    assert got is not None
+    return got
+
+
+async def importing(store: TaskStore, name: str, next_poll_at: float | None) -> TaskRow:
+    _, lease = await claimed(store, name)
+    await store.advance(lease, State.UPLOADING, remote_path=f"s3://{name}")
+    return await store.advance(lease, State.IMPORTING, import_id=f"imp-{name}",
+                               next_poll_at=next_poll_at)
+
+
+async def test_same_identity_registers_once_and_a_duplicate_points_at_it(
+        store: TaskStore, clock: FakeClock) -> None:
+    first, created = await store.register(new_task("a.json"))
+    again, created_again = await store.register(new_task("b.json", identity="id-a.json"))
+    assert created
+    assert not created_again
+    assert again.id == first.id
+    dup = await store.add_duplicate(new_task("b.json", identity="id-a.json"), first.id,
+                                    "/dups/b")
+    assert (dup.state, dup.duplicate_of, dup.identity) == (State.DUPLICATE, first.id, None)
+    assert (dup.dest_path, dup.finished_at) == ("/dups/b", clock.time())
+    assert [e.to_state for e in await store.events_of(dup.id)] == ["duplicate"]
+    assert [t.id for t in await store.by_source("/drop/b.json")] == [dup.id]
+
+
+async def test_claims_follow_drop_order_and_max_active(store: TaskStore) -> None:
+    await store.ensure_targets(["default"])
+    await store.register(new_task("late.json", found_at=5))
+    await store.register(new_task("b.json", found_at=2))
+    await store.register(new_task("a.json", found_at=2))
+    got = await store.claim("default", OWNER, 30, max_active=1)
+    assert got is not None
+    task, lease = got
+    assert (task.rel_path, task.state, task.attempts) == ("a.json", State.VALIDATING, 1)
+    assert (lease.owner, lease.fence) == (OWNER, task.fence)
+    assert await store.claim("default", OWNER, 30, max_active=1) is None
+    second = await store.claim("default", OWNER, 30, max_active=3)
+    third = await store.claim("default", OWNER, 30, max_active=3)
+    assert second is not None
+    assert third is not None
+    assert [second[0].rel_path, third[0].rel_path] == ["b.json", "late.json"]
+    assert await store.claim("default", OWNER, 30, max_active=9) is None
+
+
+async def test_max_active_is_counted_per_target(store: TaskStore) -> None:
+    await store.ensure_targets(["one", "two"])
+    await store.register(new_task("a.json", target="one"))
+    await store.register(new_task("b.json", target="one"))
+    await store.register(new_task("c.json", target="two"))
+    assert await store.claim("one", OWNER, 30, max_active=1) is not None
+    assert await store.claim("one", OWNER, 30, max_active=1) is None
+    other = await store.claim("two", OWNER, 30, max_active=1)
+    assert other is not None
+    assert other[0].rel_path == "c.json"
+
+
+async def test_paused_or_unknown_target_gives_no_work(store: TaskStore) -> None:
+    await store.ensure_targets(["default"])
+    await store.register(new_task("a.json"))
+    await store.register(new_task("z.json", target="nowhere"))
+    assert await store.claim("nowhere", OWNER, 30, max_active=1) is None
+    await store.set_paused("default", True, "operator")
+    (flags,) = await store.list_targets()
+    assert (flags.name, flags.paused, flags.paused_reason) == ("default", True, "operator")
+    assert await store.claim("default", OWNER, 30, max_active=1) is None
+    await store.set_paused("default", False)
+    assert await store.claim("default", OWNER, 30, max_active=1) is not None
+
+
+async def test_pausing_an_unknown_target_records_it(store: TaskStore) -> None:
+    await store.ensure_targets(["b", "a"])
+    await store.set_paused("c", True, "task 3 failed")
+    await store.ensure_targets(["a", "c"])  # known names are left as they are
+    flags = {t.name: (t.paused, t.paused_reason) for t in await store.list_targets()}
+    assert list(flags) == ["a", "b", "c"]
+    assert flags["c"] == (True, "task 3 failed")
+
+
+async def test_expired_lease_is_reaped_and_old_holder_fenced_out(
+        store: TaskStore, clock: FakeClock) -> None:
+    await store.ensure_targets(["default"])
+    await store.register(new_task("a.json"))
+    got = await store.claim("default", OWNER, 30, max_active=1)
+    assert got is not None
+    _, old_lease = got
+    clock.advance(29)
+    assert await store.reap(lambda _owner: False) == 0
+    clock.advance(2)
+    assert await store.reap(lambda _owner: False) == 1
+    reclaimed = await store.claim("default", OTHER, 30, max_active=1)
+    assert reclaimed is not None
+    assert reclaimed[1].fence == old_lease.fence + 1
+    assert reclaimed[0].attempts == 2
+    with pytest.raises(LeaseLost):
+        await store.advance(old_lease, State.UPLOADING, remote_path="s3://x")
+    with pytest.raises(LeaseLost):
+        await store.release(old_lease, retry_at=clock.time(), error="late")
+    task = await store.advance(reclaimed[1], State.UPLOADING, remote_path="s3://y")
+    assert task.remote_path == "s3://y"
+
+
+async def test_renewed_lease_outlives_its_first_term(store: TaskStore,
+                                                     clock: FakeClock) -> None:
+    task, lease = await claimed(store)
+    await claimed(store, "b.json", owner=OTHER)
+    clock.advance(20)
+    assert await store.renew(OWNER, 30) == 1
+    clock.advance(20)  # 40 s after the claim, 20 s after the renewal
+    assert await store.reap(lambda _owner: False) == 1  # only OTHER's lapsed
+    assert (await store.advance(lease, error="still mine")).error == "still mine"
+    assert (await store.get(task.id)).lease_expires_at == clock.time() + 10
+
+
+async def test_lease_of_a_gone_owner_is_void_at_once(store: TaskStore) -> None:
+    await store.ensure_targets(["default"])
+    await store.register(new_task("a.json"))
+    await store.register(new_task("b.json", found_at=2))
+    await store.claim("default", "testhost:999999:dead", 30, max_active=2)
+    await store.claim("default", OWNER, 30, max_active=2)
+    gone = gone_on("testhost", alive=lambda pid: pid != 999999)
+    assert await store.reap(gone) == 1
+    held = {t.rel_path: t.lease_owner for t in await store.list_tasks()}
+    assert held == {"a.json": None, "b.json": OWNER}  # our own process is never gone
+    again = await store.claim("default", OTHER, 30, max_active=2)
+    assert again is not None
+    assert again[0].rel_path == "a.json"
+
+
+async def test_every_transition_leaves_an_event_and_final_queues_notification(
+        store: TaskStore, clock: FakeClock) -> None:
+    task, lease = await claimed(store)
+    await store.advance(lease, State.UPLOADING, remote_path="s3://p")
+    await store.advance(lease, State.IMPORTING, import_id="imp-1", import_state="uploaded")
+    clock.advance(5)
+    done = await store.advance(lease, State.COMPLETED, detail="ok",
+                               notify=[Notification("imported", "{}", '["json://x"]')])
+    assert (done.lease_owner, done.lease_expires_at) == (None, None)
+    assert done.finished_at == clock.time()
+    assert (done.remote_path, done.import_id, done.import_state) == ("s3://p", "imp-1",
+                                                                     "uploaded")
+    events = await store.events_of(task.id)
+    assert [(e.from_state, e.to_state) for e in events] == [
+        (None, "pending"), ("pending", "validating"), ("validating", "uploading"),
+        ("uploading", "importing"), ("importing", "completed")]
+    assert events[-1].detail == "ok"
+    assert events[-1].owner == OWNER
+    assert await store.pending_notifications() == 1
+    (due,) = await store.take_notifications(10, hold_seconds=60)
+    assert (due.kind, due.task_id, due.urls, due.attempts) == ("imported", task.id,
+                                                               '["json://x"]', 0)
+    assert await store.take_notifications(10, hold_seconds=60) == []  # held for another
+    with pytest.raises(LeaseLost):  # a final task has no lease left
+        await store.advance(lease, error="after the end")
+
+
+async def test_a_move_the_state_machine_forbids_is_refused(store: TaskStore) -> None:
+    task, lease = await claimed(store)
+    with pytest.raises(TransitionError):
+        await store.advance(lease, State.COMPLETED)
+    assert (await store.get(task.id)).state == State.VALIDATING
+    assert [e.to_state for e in await store.events_of(task.id)] == ["pending", "validating"]
+
+
+async def test_failed_notification_comes_back_when_due_and_done_ends_it(
+        store: TaskStore, clock: FakeClock) -> None:
+    _, lease = await claimed(store)
+    await store.advance(lease, State.INVALID,
+                        notify=[Notification("invalid", "{}", "[]"),
+                                Notification("other", "{}", "[]")])
+    first = await store.take_notifications(1, hold_seconds=60)
+    assert [r.kind for r in first] == ["invalid"]
+    await store.notification_failed(first[0].id, clock.time() + 10, "HTTP 500")
+    assert [r.kind for r in await store.take_notifications(10, 60)] == ["other"]
+    clock.advance(11)
+    (again,) = await store.take_notifications(10, 60)
+    assert (again.kind, again.attempts, again.last_error) == ("invalid", 1, "HTTP 500")
+    await store.notification_done(again.id)
+    assert await store.pending_notifications() == 1  # "other", still held
+    clock.advance(61)
+    assert [r.kind for r in await store.take_notifications(10, 60)] == ["other"]
+
+
+async def test_skip_takes_the_lease_away_and_retry_starts_over(
+        store: TaskStore, clock: FakeClock) -> None:
+    task, lease = await claimed(store)
+    await store.advance(lease, State.UPLOADING, remote_path="s3://p")
+    skipped = await store.skip(task.id)
+    assert (skipped.state, skipped.lease_owner) == (State.SKIPPED, None)
+    with pytest.raises(LeaseLost):
+        await store.advance(lease, State.IMPORTING)
+    with pytest.raises(Conflict):
+        await store.skip(task.id)
+    clock.advance(100)
+    retried = await store.retry(task.id, "/failed/a.json")
+    assert (retried.state, retried.source_path) == (State.PENDING, "/failed/a.json")
+    assert (retried.remote_path, retried.attempts, retried.finished_at) == (None, 0, None)
+    assert retried.found_at == clock.time()
+    assert [e.detail for e in await store.events_of(task.id)][-2:] == ["skip", "retry"]
+    with pytest.raises(Conflict):
+        await store.retry(task.id, "/failed/a.json")
+    again = await store.claim(task.target, OWNER, 30, max_active=1)
+    assert again is not None
+    assert again[0].fence > lease.fence
+
+
+async def test_released_task_keeps_its_slot_until_retry_time(
+        store: TaskStore, clock: FakeClock) -> None:
+    await store.ensure_targets(["default"])
+    await store.register(new_task("a.json", found_at=1))
+    await store.register(new_task("b.json", found_at=2))
+    got = await store.claim("default", OWNER, 30, max_active=1)
+    assert got is not None
+    await store.release(got[1], retry_at=clock.time() + 10, error="HTTP 503")
+    released = await store.get(got[0].id)
+    assert (released.state, released.lease_owner, released.error) == (
+        State.VALIDATING, None, "HTTP 503")
+    assert await store.claim("default", OWNER, 30, max_active=1) is None
+    clock.advance(11)
+    again = await store.claim("default", OWNER, 30, max_active=1)
+    assert again is not None
+    assert (again[0].rel_path, again[0].attempts, again[0].next_attempt_at) == ("a.json", 2,
+                                                                                None)
+
+
+async def test_release_all_lets_others_go_on_at_once(store: TaskStore) -> None:
+    await claimed(store, "a.json")
+    await claimed(store, "b.json")
+    await claimed(store, "c.json", owner=OTHER)
+    assert await store.release_all(OWNER) == 2
+    assert {t.lease_owner for t in await store.list_tasks()} == {None, OTHER}
+
+
+async def test_imports_nobody_holds_are_adopted_with_a_new_fence(store: TaskStore) -> None:
+    orphan = await importing(store, "a.json", next_poll_at=None)
+    await importing(store, "b.json", next_poll_at=None)
+    await store.release_all(OWNER)
+    await claimed(store, "c.json")  # validating, not importing: not adopted
+    await store.release_all(OWNER)
+    assert await store.adopt_imports(OTHER, 30) == 2
+    assert await store.adopt_imports(OTHER, 30) == 0
+    held = await store.held_imports(OTHER)
+    assert [t.rel_path for t in held] == ["a.json", "b.json"]
+    assert held[0].fence == orphan.fence + 1
+    assert await store.held_imports(OWNER) == []
+
+
+async def test_held_imports_come_soonest_poll_first(store: TaskStore) -> None:
+    await importing(store, "later.json", next_poll_at=50.0)
+    await importing(store, "sooner.json", next_poll_at=10.0)
+    await importing(store, "never.json", next_poll_at=None)
+    order = [t.rel_path for t in await store.held_imports(OWNER)]
+    assert order == ["never.json", "sooner.json", "later.json"]
+
+
+async def test_reading_counts_and_filters(store: TaskStore, clock: FakeClock) -> None:
+    await store.ensure_targets(["one", "two"])
+    await store.register(new_task("a.json", target="one", found_at=3))
+    await store.register(new_task("b.json", target="two", found_at=2))
+    await store.register(new_task("c.json", target="two", found_at=4))
+    got = await store.claim("two", OWNER, 30, max_active=1)
+    assert got is not None
+    await store.advance(got[1], State.INVALID, report='{"valid": false}')
+    assert await store.counts() == {"pending": 2, "invalid": 1}
+    assert [t.rel_path for t in await store.unfinished()] == ["a.json", "c.json"]
+    oldest = await store.oldest_unfinished()
+    assert oldest is not None
+    assert oldest.rel_path == "a.json"
+    assert [t.rel_path for t in await store.list_tasks(state="pending")] == ["a.json",
+                                                                           "c.json"]
+    assert [t.rel_path for t in await store.list_tasks(target="two")] == ["b.json", "c.json"]
+    assert [t.rel_path for t in await store.list_tasks(limit=2)] == ["a.json", "b.json"]
+    assert (await store.get(got[0].id)).report == '{"valid": false}'
+    with pytest.raises(NotFound):
+        await store.get(999)
+    assert await store.events_of(999) == []
+    assert store.clock() == clock.time()

@@ -1,0 +1,186 @@
+"""The poller's decisions on the in-memory store and a fake clock, with the real client
+over httpx.MockTransport: intervals grow, stuck imports are announced once, terminal
+states finish the task, a vanished import fails it, many imports are read by the page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from tests.factories import new_task
+
+from streamdrop.service import settings
+from streamdrop.service.context import Context
+from streamdrop.service.poller import Poller
+from streamdrop.storage.rows import TaskRow
+from streamdrop.storage.states import State
+from streamdrop.stream.client import StreamClient
+from streamdrop.stream.credentials import Credentials
+from streamdrop.stream.retry import NO_RETRY
+from streamdrop.testing import FakeClock, InMemoryRepository
+
+pytestmark = pytest.mark.anyio
+OWNER = "testhost:1:poller"
+NOTIFY = '{"notify": ["json://127.0.0.1:9/x"], "on_failure": "continue"}'
+
+
+class FakeStream:
+    """Stream's import endpoints as far as polling needs them: the test sets the states."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+        self.status = 200
+        self.requests: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request.url.path)
+        if self.status != 200:
+            return httpx.Response(self.status, json={"code": 99, "message": "down"})
+        if request.url.path == "/imports":
+            offset = int(request.url.params["offset"])
+            limit = int(request.url.params["limit"])
+            ids = sorted(self.states, reverse=True)[offset:offset + limit]
+            return httpx.Response(200, json={"import_tasks": [self.task(i) for i in ids]})
+        import_id = request.url.path.rsplit("/", 1)[1]
+        if import_id not in self.states:
+            return httpx.Response(404, json={"code": 16, "message": "import task not found"})
+        return httpx.Response(200, json={"import_task": self.task(import_id)})
+
+    def task(self, import_id: str) -> dict[str, object]:
+        return {"id": import_id, "state": self.states[import_id], "path": f"s3://{import_id}",
+                "mode": "upsert", "history": [{"state": "uploaded"}], "result": None}
+
+
+@pytest.fixture
+def stream() -> FakeStream:
+    return FakeStream()
+
+
+@pytest.fixture
+async def ctx(tmp_path: Path, store: InMemoryRepository, clock: FakeClock,
+              stream: FakeStream) -> AsyncIterator[Context]:
+    config = settings.parse({"drop": {"path": str(tmp_path / "drop")},
+                             "poll": {"min_interval_seconds": 1, "max_interval_seconds": 4,
+                                      "stuck_after_seconds": 10, "list_threshold": 3}},
+                            base=tmp_path, env={})
+    client = StreamClient(Credentials("key", "secret", "http://stream.test"), policy=NO_RETRY,
+                          transport=httpx.MockTransport(stream), clock=clock.time)
+    async with client:
+        yield Context(settings=config, repo=store, clients={"default": client}, owner=OWNER,
+                      clock=clock.time)
+
+
+async def importing(ctx: Context, stream: FakeStream, name: str) -> TaskRow:
+    """A task of ours whose import `imp-NAME` Stream is analyzing; its file in drop/."""
+    store = ctx.repo
+    source = ctx.settings.drop.path / name
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_bytes(b"{}")
+    await store.ensure_targets(["default"])
+    await store.register(new_task(name, source_path=str(source), params=NOTIFY))
+    claimed = await store.claim("default", OWNER, 30, max_active=100)
+    assert claimed is not None
+    lease = claimed[1]
+    await store.advance(lease, State.UPLOADING, remote_path="s3://p")
+    now = ctx.clock()
+    stream.states[f"imp-{name}"] = "analyzing"
+    return await store.advance(lease, State.IMPORTING, import_id=f"imp-{name}",
+                               import_state="uploaded", import_state_since=now,
+                               poll_interval=1.0, next_poll_at=now)
+
+
+async def test_slow_import_is_polled_less_often_then_announced_as_stuck_then_finished(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository, clock: FakeClock) -> None:
+    await importing(ctx, stream, "a.jsonl")
+    poller = Poller(ctx)
+    assert await poller.tick() == 1.0  # the next poll is due in min_interval_seconds
+    (task,) = await store.held_imports(OWNER)
+    assert (task.import_state, task.poll_interval) == ("analyzing", 1.0)
+    intervals = []
+    for _ in range(6):
+        clock.advance(5)
+        await poller.tick()
+        (task,) = await store.held_imports(OWNER)
+        intervals.append(task.poll_interval)
+    assert intervals == [1.5, 2.25, 3.375, 4.0, 4.0, 4.0]
+    assert task.stuck_announced
+    assert [n.kind for n in await store.take_notifications(10, 60)] == ["stuck"]
+    stream.states["imp-a.jsonl"] = "completed"
+    clock.advance(5)
+    await poller.tick()
+    done = await store.get(task.id)
+    assert (done.state, done.import_state, done.lease_owner) == (State.COMPLETED, "completed",
+                                                                  None)
+    assert done.dest_path is not None
+    assert await anyio.Path(done.dest_path).read_bytes() == b"{}"
+    report = json.loads(await anyio.Path(done.dest_path + ".report.json").read_text())
+    assert (report["state"], report["history"]) == ("completed", [{"state": "uploaded"}])
+    assert [n.kind for n in await store.take_notifications(10, 60)] == ["imported"]
+
+
+async def test_only_imports_that_are_due_are_polled(
+        ctx: Context, stream: FakeStream, clock: FakeClock) -> None:
+    await importing(ctx, stream, "a.jsonl")
+    poller = Poller(ctx)
+    await poller.tick()
+    clock.advance(0.5)  # the next poll is a second after the first
+    assert await poller.tick() == 0.5
+    assert len(stream.requests) == 1
+    clock.advance(0.5)
+    await poller.tick()
+    assert len(stream.requests) == 2
+
+
+async def test_a_failed_import_finishes_the_task_with_streams_state(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository) -> None:
+    task = await importing(ctx, stream, "a.jsonl")
+    stream.states["imp-a.jsonl"] = "analyze_failed"
+    await Poller(ctx).tick()
+    failed = await store.get(task.id)
+    assert (failed.state, failed.import_state) == (State.FAILED, "analyze_failed")
+    assert failed.error == "Stream's import ended in state analyze_failed"
+    assert failed.dest_path == str(ctx.settings.drop.failed / "a.jsonl")
+
+
+async def test_an_import_stream_no_longer_knows_fails_the_task(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository) -> None:
+    task = await importing(ctx, stream, "a.jsonl")
+    del stream.states["imp-a.jsonl"]
+    await Poller(ctx).tick()
+    failed = await store.get(task.id)
+    assert failed.state == State.FAILED
+    assert json.loads(failed.report or "{}")["state"] == "missing"
+
+
+async def test_an_unanswered_poll_backs_off_and_counts_towards_giving_up(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository, clock: FakeClock) -> None:
+    task = await importing(ctx, stream, "a.jsonl")
+    poller = Poller(ctx)
+    stream.status = 503
+    for _ in range(3):
+        await poller.tick()
+        clock.advance(10)
+    held = await store.get(task.id)
+    assert (held.state, held.poll_interval) == (State.IMPORTING, 3.375)
+    assert held.error is not None
+    assert poller.given_up(3) == {task.id}
+    assert poller.given_up(4) == set()
+    stream.status = 200
+    await poller.tick()
+    assert poller.given_up(1) == set()  # an answer starts the count over
+
+
+async def test_many_imports_are_read_by_the_page(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository) -> None:
+    for n in range(5):  # more than list_threshold (3)
+        await importing(ctx, stream, f"f{n}.jsonl")
+    stream.states["imp-f2.jsonl"] = "completed"
+    await Poller(ctx).tick()
+    assert stream.requests == ["/imports"]  # one page for all five
+    states = {t.rel_path: t.state for t in await store.list_tasks()}
+    assert states["f2.jsonl"] == State.COMPLETED
+    assert {s for name, s in states.items() if name != "f2.jsonl"} == {State.IMPORTING}
