@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -32,6 +35,27 @@ def children(pid: int) -> list[int]:
         text = (task / "children").read_text().split()
         found += [int(c) for c in text]
     return found
+
+
+@contextlib.contextmanager
+def writer_once_read(fifo: Path, timeout: float = 30) -> Iterator[None]:
+    """Wait until a process has the FIFO open for reading (it is mid-file, blocked on the
+    read), then hold its write end open, never writing, until the block ends."""
+    deadline = time.monotonic() + timeout
+    while True:  # another process opens it: poll for the fact, no event to wait for
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+            assert time.monotonic() < deadline, "no process opened the file"
+            time.sleep(0.02)
+        else:
+            break
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def alive(pid: int) -> bool:
@@ -63,18 +87,13 @@ async def test_worker_killed_mid_file_is_a_validator_crash(tmp_path: Path) -> No
     fifo = tmp_path / "never-written.jsonl"
     os.mkfifo(fifo)  # opening it blocks: the worker waits there until killed
 
-    async def kill_the_worker() -> None:
-        workers: list[int] = []
-        with anyio.fail_after(30):
-            while not workers:  # a process appears: no event to wait for
-                await anyio.sleep(0.05)
-                workers = children(os.getpid())
-            await anyio.sleep(0.3)  # let it reach open()
-        for pid in workers:
-            os.kill(pid, signal.SIGKILL)
+    def kill_the_worker_mid_file() -> None:
+        with writer_once_read(fifo):
+            for pid in children(os.getpid()):
+                os.kill(pid, signal.SIGKILL)
 
     async with anyio.create_task_group() as group:
-        group.start_soon(kill_the_worker)
+        group.start_soon(anyio.to_thread.run_sync, kill_the_worker_mid_file)
         with pytest.raises(pool.ValidatorCrashed, match="died"):
             await pool.validate(fifo, Options(), "auto", pool.PROCESS_MIN_BYTES)
 
@@ -96,15 +115,16 @@ def test_sigkill_of_the_daemon_leaves_no_worker_behind(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     daemon = subprocess.Popen([sys.executable, "-c", DAEMON_STANDIN, str(fifo)])
     try:
-        deadline = time.monotonic() + 30
-        while not (workers := children(daemon.pid)):
-            assert time.monotonic() < deadline, "no worker process started"
-            time.sleep(0.05)
-        time.sleep(0.5)  # the worker is blocked opening the FIFO, mid-task
-        assert all(alive(pid) for pid in workers)
+        with writer_once_read(fifo):  # the worker is reading the file, mid-task
+            workers = children(daemon.pid)
+            assert workers
+            assert all(alive(pid) for pid in workers)
+            daemon.kill()
+            daemon.wait(timeout=10)
     finally:
-        daemon.kill()
-        daemon.wait(timeout=10)
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(timeout=10)
     deadline = time.monotonic() + 10
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)

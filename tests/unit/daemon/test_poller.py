@@ -9,50 +9,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
-import httpx
 import pytest
 from tests.factories import new_task
+from tests.fake_stream import FakeStream
 
 from streamdrop.service import settings
 from streamdrop.service.context import Context
 from streamdrop.service.poller import Poller
 from streamdrop.storage.rows import TaskRow
 from streamdrop.storage.states import State
-from streamdrop.stream.client import StreamClient
-from streamdrop.stream.credentials import Credentials
-from streamdrop.stream.retry import NO_RETRY
 from streamdrop.testing import FakeClock, InMemoryRepository
 
 pytestmark = pytest.mark.anyio
 OWNER = "testhost:1:poller"
 NOTIFY = '{"notify": ["json://127.0.0.1:9/x"], "on_failure": "continue"}'
-
-
-class FakeStream:
-    """Stream's import endpoints as far as polling needs them: the test sets the states."""
-
-    def __init__(self) -> None:
-        self.states: dict[str, str] = {}
-        self.status = 200
-        self.requests: list[str] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request.url.path)
-        if self.status != 200:
-            return httpx.Response(self.status, json={"code": 99, "message": "down"})
-        if request.url.path == "/imports":
-            offset = int(request.url.params["offset"])
-            limit = int(request.url.params["limit"])
-            ids = sorted(self.states, reverse=True)[offset:offset + limit]
-            return httpx.Response(200, json={"import_tasks": [self.task(i) for i in ids]})
-        import_id = request.url.path.rsplit("/", 1)[1]
-        if import_id not in self.states:
-            return httpx.Response(404, json={"code": 16, "message": "import task not found"})
-        return httpx.Response(200, json={"import_task": self.task(import_id)})
-
-    def task(self, import_id: str) -> dict[str, object]:
-        return {"id": import_id, "state": self.states[import_id], "path": f"s3://{import_id}",
-                "mode": "upsert", "history": [{"state": "uploaded"}], "result": None}
 
 
 @pytest.fixture
@@ -67,9 +37,7 @@ async def ctx(tmp_path: Path, store: InMemoryRepository, clock: FakeClock,
                              "poll": {"min_interval_seconds": 1, "max_interval_seconds": 4,
                                       "stuck_after_seconds": 10, "list_threshold": 3}},
                             base=tmp_path, env={})
-    client = StreamClient(Credentials("key", "secret", "http://stream.test"), policy=NO_RETRY,
-                          transport=httpx.MockTransport(stream), clock=clock.time)
-    async with client:
+    async with stream.client(clock.time) as client:
         yield Context(settings=config, repo=store, clients={"default": client}, owner=OWNER,
                       clock=clock.time)
 
@@ -180,7 +148,7 @@ async def test_many_imports_are_read_by_the_page(
         await importing(ctx, stream, f"f{n}.jsonl")
     stream.states["imp-f2.jsonl"] = "completed"
     await Poller(ctx).tick()
-    assert stream.requests == ["/imports"]  # one page for all five
+    assert stream.requests == ["GET /imports"]  # one page for all five
     states = {t.rel_path: t.state for t in await store.list_tasks()}
     assert states["f2.jsonl"] == State.COMPLETED
     assert {s for name, s in states.items() if name != "f2.jsonl"} == {State.IMPORTING}
