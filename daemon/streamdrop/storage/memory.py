@@ -306,6 +306,11 @@ class InMemoryRepository:
         rows = await self.unfinished()
         return min(rows, key=lambda t: (t.found_at, t.id), default=None)
 
+    async def last_finished(self) -> TaskRow | None:
+        await anyio.lowlevel.checkpoint()
+        done = [t for t in self.tasks.values() if t.finished_at is not None]
+        return max(done, key=lambda t: (t.finished_at or 0.0, t.id), default=None)
+
     async def list_targets(self) -> list[TargetRow]:
         await anyio.lowlevel.checkpoint()
         return [self.targets[name] for name in sorted(self.targets)]

@@ -126,6 +126,10 @@ class TaskStore(Protocol):
 
     async def oldest_unfinished(self) -> TaskRow | None: ...
 
+    async def last_finished(self) -> TaskRow | None:
+        """The task that reached a final state most recently."""
+        ...
+
     async def list_targets(self) -> list[TargetRow]: ...
 
     # -- operator actions

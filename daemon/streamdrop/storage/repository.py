@@ -413,7 +413,7 @@ class Repository:
     async def last_finished(self) -> TaskRow | None:
         """The task that reached a final state most recently."""
         query = (select(tasks).where(tasks.c.finished_at.is_not(None))
-                 .order_by(tasks.c.finished_at.desc()).limit(1))
+                 .order_by(tasks.c.finished_at.desc(), tasks.c.id.desc()).limit(1))
         async with self._read() as conn:
             row = (await conn.execute(query)).first()
             return _task(row) if row is not None else None

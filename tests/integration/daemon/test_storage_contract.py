@@ -325,3 +325,18 @@ async def test_reading_counts_and_filters(store: TaskStore, clock: FakeClock) ->
         await store.get(999)
     assert await store.events_of(999) == []
     assert store.clock() == clock.time()
+
+
+async def test_the_last_finished_task_is_the_latest_to_reach_a_final_state(
+        store: TaskStore, clock: FakeClock) -> None:
+    assert await store.last_finished() is None
+    first, first_lease = await claimed(store, "a.json")
+    second, second_lease = await claimed(store, "b.json")
+    await claimed(store, "c.json")  # never finishes
+    await store.advance(second_lease, State.INVALID)
+    clock.advance(5)
+    await store.advance(first_lease, State.INVALID)
+    last = await store.last_finished()
+    assert last is not None
+    assert (last.id, last.finished_at) == (first.id, clock.time())
+    assert second.id != first.id
