@@ -45,10 +45,13 @@ def test_valid_json_lines_file_counts_every_kind() -> None:
     ban = {"type": "future_channel_ban", "data": {"target_id": "u2", "created_by": "u1"}}
     device = {"type": "device", "data": {"id": "d1", "user_id": "u1", "push_provider_type": "apn",
                                          "created_at": "2024-01-01T00:00:00Z"}}
-    result = jsonl(USER, USER2, device, ban, CHANNEL, MEMBER, MESSAGE, REACTION)
+    poll = {"type": "poll", "data": {"id": "p1", "name": "lunch?"}}
+    vote = {"type": "poll_vote", "data": {"id": "v1", "poll_id": "p1"}}
+    result = jsonl(USER, USER2, device, ban, CHANNEL, MEMBER, MESSAGE, REACTION, poll, vote)
     assert messages(result) == []
     assert result.stats == {"users": 2, "devices": 1, "future_channel_bans": 1, "channels": 1,
-                            "members": 1, "messages": 1, "reactions": 1}
+                            "members": 1, "messages": 1, "reactions": 1, "polls": 1,
+                            "poll_votes": 1}
     assert result.format == "chat-jsonl"
 
 
@@ -93,7 +96,7 @@ def test_json_lines_items_out_of_order_are_errors() -> None:
     result = jsonl(CHANNEL, USER)
     assert messages(result) == [
         "validation error: user item after channel items: Stream requires the order "
-        "user, device, future_channel_ban, channel, member, message, reaction"]
+        "user, device, future_channel_ban, channel, member, message, reaction, poll, poll_vote"]
     assert result.errors[0].line == 2
 
 

@@ -12,15 +12,18 @@ if TYPE_CHECKING:
     from streamdrop.validation import Options
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+# validation.model.FORMATS, written out: importing the validator here would slow every command.
+FORMAT_CHOICES = ("auto", "chat", "chat-jsonl", "feeds", "feeds-v3")
 
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate", help="check an import file against Stream's rules",
-        description="Check a chat (JSON array or JSON Lines) or feeds import file. "
+        description="Check a chat (JSON array or JSON Lines), feeds instructions or Feeds v3 "
+                    "import file. "
                     "Exit 0 when valid, 1 when invalid, 2 on usage or I/O problems.")
     parser.add_argument("file", help="the import file")
-    parser.add_argument("--format", choices=["auto", "chat", "chat-jsonl", "feeds"],
+    parser.add_argument("--format", choices=FORMAT_CHOICES,
                         default="auto", help="the file's format (default: detected)")
     parser.add_argument("--roles", help="the app's user roles, comma-separated "
                         "(default: Stream's built-ins user,admin,guest,anonymous)")
@@ -29,14 +32,16 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
                         "comma-separated (default: Stream's built-ins, max length 5000)")
     parser.add_argument("--feed-groups", metavar="GROUPS",
                         help="the app's feed groups, `name` or `name:flat|aggregated|"
-                        "notification`, comma-separated (default: not checked)")
+                        "notification`, comma-separated (default: not checked); Feeds v3: a feed's "
+                        "group_id must be one of them or a feed_group of the file")
     parser.add_argument("--from-app", action="store_true",
                         help="fetch roles and channel types from the Stream app "
                         "(STREAM_KEY, STREAM_SECRET, STREAM_CHAT_URL)")
     parser.add_argument("--lighter-validation-id", action="store_true",
                         help="allow '!' in channel ids")
     parser.add_argument("--strict-references", action="store_true",
-                        help="JSON Lines: a reference to an item not in the file is an error")
+                        help="JSON Lines and Feeds v3: a reference to an item not in the file "
+                        "is an error")
     parser.add_argument("--max-errors", type=_non_negative, default=1000, metavar="N",
                         help="list at most N errors (all are still checked and counted)")
     parser.add_argument("--max-size", type=_non_negative, default=300_000_000, metavar="BYTES",

@@ -43,6 +43,7 @@ from streamdrop.validation.chat_envelope import (
     ARRAY_TYPE_NAMES,
     ITEM_ORDER,
     JSONL_TYPE_NAMES,
+    UNPUBLISHED_KINDS,
     ItemOrder,
     NoEnvelope,
     extra_key_error,
@@ -66,6 +67,7 @@ from streamdrop.validation.chat_rules import (
 from streamdrop.validation.chat_verdict import chat_result, completeness_problems
 from streamdrop.validation.model import Options, Problem, Problems, Result
 from streamdrop.validation.reader import describe_json_error
+from streamdrop.validation.unpublished import UnpublishedItems
 
 __all__ = [
     "ITEM_ORDER",
@@ -103,6 +105,8 @@ class ChatValidator:
         self.references = ReferenceChecks(self.index, options, strict=self.strict)
         self.plain = PlainSettlers(self.index, options)
         self.order = ItemOrder()
+        self.unpublished = UnpublishedItems("chat", UNPUBLISHED_KINDS, ids=True)
+        self.schema_warnings: list[tuple[bool, Problem]] = []
         self.field_errors = Problems(options.max_errors)
         self.parse_errors = 0
         # Positions are worked out only for items with something to report:
@@ -236,6 +240,9 @@ class ChatValidator:
             late = self.order.error(kind)
             if late is not None:
                 self._field_error(late, item)
+            if kind in UNPUBLISHED_KINDS:
+                self._unpublished(item, kind, body)
+                return
         problem, unknown = cf.check_fields(kind, body, self.rules.tables[kind], jsonl=self.jsonl)
         if problem is None and kind in NESTED_KINDS:
             problem = self.rules.nested_decode_error(kind, body)
@@ -267,6 +274,15 @@ class ChatValidator:
         elif found:
             self.references.record(item, *self._where(item), found)
 
+    def _unpublished(self, item: int, kind: str, body: dict[str, Any]) -> None:
+        """A poll or vote: no schema is published, so only its envelope and id are checked."""
+        warning = self.unpublished.warning(kind)
+        if warning is not None:
+            self.schema_warnings.append((False, Problem(warning, item, *self._where(item))))
+        found = self.unpublished.add(kind, body)
+        if found is not None:
+            self._field_error(found[1], item)
+
     def _field_error(self, message: str, item: int) -> None:
         self.field_errors.add(Problem(f"validation error: {message}", item, *self._where(item)))
 
@@ -278,8 +294,11 @@ class ChatValidator:
     def finish(self) -> Result:
         self.references.check_parked()
         completeness = completeness_problems(self.index, strict=self.strict)
+        stats = self.index.stats(jsonl=self.jsonl)
+        if self.jsonl:
+            stats.update(self.unpublished.stats())
         return chat_result(
             jsonl=self.jsonl, field_errors=self.field_errors,
-            references=self.references.sorted_problems(), completeness=completeness,
-            stats=self.index.stats(jsonl=self.jsonl),
+            references=self.references.sorted_problems(),
+            completeness=[*self.schema_warnings, *completeness], stats=stats,
         )

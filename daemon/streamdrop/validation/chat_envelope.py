@@ -12,11 +12,15 @@ from typing import Any, Final
 
 from streamdrop.validation import chat_fields as cf
 
+# The official CLI's order; polls and votes have no published schema (`unpublished`).
 ITEM_ORDER: Final = ("user", "device", "future_channel_ban", "channel", "member",
-                     "message", "reaction")
+                     "message", "reaction", "poll", "poll_vote")
+UNPUBLISHED_KINDS: Final = ("poll", "poll_vote")
 _RANK: Final = {kind: rank for rank, kind in enumerate(ITEM_ORDER)}
 JSONL_TYPE_NAMES: Final = {**{kind: kind for kind in ITEM_ORDER}, "channel_member": "member"}
-ARRAY_TYPE_NAMES: Final = {kind: kind for kind in ITEM_ORDER if kind != "future_channel_ban"}
+# stream-cli's array format knows neither future channel bans nor polls.
+ARRAY_TYPE_NAMES: Final = {kind: kind for kind in ITEM_ORDER
+                           if kind not in ("future_channel_ban", *UNPUBLISHED_KINDS)}
 
 
 

@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Format = Literal["chat", "chat-jsonl", "feeds"]
-FORMATS: tuple[Format, ...] = ("chat", "chat-jsonl", "feeds")
+# chat: stream-cli's JSON array; chat-jsonl: Stream's chat JSON Lines; feeds: the older
+# feeds instruction lines (no API); feeds-v3: Feeds v3 JSON Lines (Import V2, product feeds).
+Format = Literal["chat", "chat-jsonl", "feeds", "feeds-v3"]
+FORMATS: tuple[Format, ...] = ("chat", "chat-jsonl", "feeds", "feeds-v3")
 
 # Stream's built-ins, used when the app's own lists are not known.
 DEFAULT_ROLES: frozenset[str] = frozenset({"user", "admin", "guest", "anonymous"})
@@ -67,7 +69,9 @@ class Problem:
 
     `item` is the 0-based index of the item (for feeds: of the line's
     instruction), `line` is 1-based, `offset` is the byte offset of the item's
-    first byte, `index` is the position inside a feeds instruction's `data`.
+    first byte, `index` is the position inside a feeds instruction's `data`,
+    `field` the path of the field at fault (`activity.attachments[0].image_url`)
+    where a validator names one.
     """
 
     message: str
@@ -75,12 +79,15 @@ class Problem:
     line: int | None = None
     offset: int | None = None
     index: int | None = None
+    field: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"error": self.message, "item": self.item, "line": self.line,
                                "offset": self.offset}
         if self.index is not None:
             out["index"] = self.index
+        if self.field is not None:
+            out["field"] = self.field
         return out
 
 

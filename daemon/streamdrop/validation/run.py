@@ -3,25 +3,56 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 import orjson
 
 from streamdrop.validation.base import ItemValidator
 from streamdrop.validation.chat import ChatValidator
 from streamdrop.validation.feeds import FeedsValidator
+from streamdrop.validation.feeds_v3 import FeedsV3Validator
 from streamdrop.validation.model import Format, Options, Problem, Result
 from streamdrop.validation.reader import ArrayReader, LinesReader, OnProgress
 
 SNIFF_BYTES = 64 * 1024
+# How far into a JSON Lines file to look for an item type that tells chat from Feeds v3.
+SCAN_BYTES = 64 * 1024 * 1024
+_SCAN_CHUNK = 8 * 1024 * 1024
+
+# Item types only one of the two JSON Lines formats has (user, reaction, poll and
+# poll_vote are in both).
+FEEDS_V3_ONLY: Final = frozenset({"feed", "feed_group", "feed_view", "activity", "comment",
+                                  "bookmark", "follow", "collection", "user_interest"})
+CHAT_ONLY: Final = frozenset({"device", "future_channel_ban", "channel", "member",
+                              "channel_member", "message"})
+# An envelope's type where a line starts with it, or ends with it (`{"data": ..., "type": x}`).
+_ENVELOPE_TYPE = re.compile(
+    rb'^[ \t]*\{[ \t]*"type"[ \t]*:[ \t]*"([a-z_]+)"'
+    rb'|"type"[ \t]*:[ \t]*"([a-z_]+)"[ \t]*\}[ \t]*\r?$',
+    re.MULTILINE)
+
+
+def jsonl_product(data: bytes) -> Format | None:
+    """"chat-jsonl" or "feeds-v3" from the first envelope whose type only one has; None
+    when no complete line of `data` tells (only users, reactions, polls, or nothing)."""
+    for match in _ENVELOPE_TYPE.finditer(data):
+        kind = (match[1] or match[2]).decode()
+        if kind in FEEDS_V3_ONLY:
+            return "feeds-v3"
+        if kind in CHAT_ONLY:
+            return "chat-jsonl"
+    return None
 
 
 def detect_format(head: bytes) -> Format | None:
     """Guess the format from the first bytes of a file; None when it is no JSON at all.
 
-    `[` opens a chat array. A JSON Lines file is feeds when its first line
-    carries an `instruction`, chat otherwise.
+    `[` opens a chat array. A JSON Lines file is feeds instructions when its
+    first line carries an `instruction`; otherwise Feeds v3 or chat JSON Lines
+    by the first item type only one of them has (chat when none tells:
+    `detect_file_format` looks further into the file).
     """
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
     if text.startswith(b"["):
@@ -32,15 +63,62 @@ def detect_format(head: bytes) -> Format | None:
     try:
         value = orjson.loads(first_line)
     except orjson.JSONDecodeError:
-        return "feeds" if b'"instruction"' in first_line else "chat-jsonl"
-    if isinstance(value, dict) and "instruction" in value:
-        return "feeds"
-    return "chat-jsonl"
+        if b'"instruction"' in first_line:
+            return "feeds"
+    else:
+        if isinstance(value, dict) and "instruction" in value:
+            return "feeds"
+    return jsonl_product(_whole_lines(text)) or "chat-jsonl"
+
+
+def _whole_lines(text: bytes) -> bytes:
+    """`text` without a last line that is cut short (one that does not decode)."""
+    cut = text.rfind(b"\n") + 1
+    try:
+        orjson.loads(text[cut:])
+    except orjson.JSONDecodeError:
+        return text[:cut]
+    return text
+
+
+def detect_file_format(file: BinaryIO) -> Format | None:
+    """`detect_format`, reading on (up to SCAN_BYTES) while the item types seen are in both
+    JSON Lines formats; the file is left at its start."""
+    head = file.read(SNIFF_BYTES)
+    try:
+        fmt = detect_format(head)
+        if fmt != "chat-jsonl" or jsonl_product(_whole_lines(head)) is not None:
+            return fmt
+        # Lines are scanned whole: a chunk's last partial line waits for the next one.
+        rest = head[head.rfind(b"\n") + 1:]
+        read = len(head)
+        while read < SCAN_BYTES:
+            chunk = file.read(_SCAN_CHUNK)
+            if not chunk:
+                return jsonl_product(rest) or "chat-jsonl"
+            read += len(chunk)
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            found = jsonl_product(data[:cut])
+            if found is not None:
+                return found
+            rest = data[cut:]
+        return "chat-jsonl"
+    finally:
+        file.seek(0)
+
+
+def detect_path_format(path: Path) -> Format | None:
+    """The format of the file at `path` (raises OSError when it cannot be read)."""
+    with path.open("rb") as file:
+        return detect_file_format(file)
 
 
 def _validator_for(fmt: Format, options: Options) -> ItemValidator:
     if fmt == "feeds":
         return FeedsValidator(options)
+    if fmt == "feeds-v3":
+        return FeedsV3Validator(options)
     return ChatValidator(options, jsonl=fmt == "chat-jsonl")
 
 
@@ -58,7 +136,7 @@ def validate_file(file: BinaryIO, size: int, options: Options, fmt: Format | str
                         None if fmt == "auto" else fmt, size)  # type: ignore[arg-type]
     head = file.read(SNIFF_BYTES)
     file.seek(0)
-    detected = detect_format(head) if fmt == "auto" else fmt
+    detected = detect_file_format(file) if fmt == "auto" else fmt
     if detected is None:
         message = ("parse error: the file is empty" if not head.strip()
                    else "parse error: not an import file: it does not start with '[' or '{'")
