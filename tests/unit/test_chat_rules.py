@@ -221,3 +221,53 @@ def test_file_over_the_size_limit_is_invalid_without_parsing() -> None:
     result = validate_file(io.BytesIO(data), 400_000_000, Options(), "auto")
     assert not result.valid
     assert "more than the 300,000,000 bytes" in messages(result)[0]
+
+
+# -- polls and votes: no published schema ---------------------------------------------
+
+POLL = {"type": "poll", "data": {"id": "p1", "name": "lunch?"}}
+VOTE = {"type": "poll_vote", "data": {"id": "v1", "poll_id": "p1", "user_id": "u1"}}
+
+
+def test_polls_and_votes_pass_with_one_schema_warning_per_type() -> None:
+    result = jsonl(USER, REACTION, POLL, with_data(POLL, id="p2"), VOTE)
+    assert messages(result) == []
+    schema = [p for p in result.warnings if p.message.startswith("schema warning:")]
+    assert [(p.message, p.item) for p in schema] == [
+        ("schema warning: poll items are checked only for their envelope and id: Stream "
+         "publishes no schema for chat poll items (first of them here)", 2),
+        ("schema warning: poll_vote items are checked only for their envelope and id: Stream "
+         "publishes no schema for chat poll_vote items (first of them here)", 4)]
+    assert (result.stats["polls"], result.stats["poll_votes"]) == (2, 1)
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    (with_data(POLL, id=...), "poll.id required"),
+    (with_data(POLL, id=""), "poll.id must not be empty"),
+    (with_data(VOTE, id=3), "poll_vote.id must be a string, got number"),
+    (POLL, 'duplicate poll "p1"'),
+])
+def test_poll_ids_are_checked(item: dict[str, Any], message: str) -> None:
+    result = jsonl(POLL, item)
+    assert messages(result) == [f"validation error: {message}"]
+    assert result.errors[0].line == 2
+
+
+def test_polls_come_after_reactions_and_votes_after_polls() -> None:
+    assert messages(jsonl(VOTE, POLL)) == [
+        "validation error: poll item after poll_vote items: Stream requires the order "
+        "user, device, future_channel_ban, channel, member, message, reaction, poll, poll_vote"]
+    assert messages(jsonl(POLL, USER))[0].startswith("validation error: user item after poll")
+
+
+def test_poll_envelope_is_checked() -> None:
+    result = jsonl(USER, {"type": "poll", "data": {"id": "p1"}, "x": 1},
+                   {"type": "poll", "data": None})
+    assert messages(result) == [
+        'validation error: item field "x" is not allowed (only "type" and "data")',
+        'parse error: poll item needs an object in "data", got nothing']
+
+
+def test_the_array_format_knows_no_polls() -> None:
+    result = array(USER, POLL)
+    assert messages(result) == ['parse error: invalid item type "poll"']
