@@ -152,9 +152,10 @@ def test_full_flow_reaches_completed_with_history_size_and_hash(
         ("uploaded", "analyzing"), ("analyzing", "importing"), ("importing", "completed")]
     assert done["updated_at"] == done["history"][-1]["created_at"] != done["created_at"]
     assert done["result"]["stats"]["total"]["users"] == 2
+    assert done["merge_custom"] is True
     assert emu.imports() == [{
-        "id": task["id"], "path": urls["path"], "mode": "insert", "merge_custom": True,
-        "state": "completed", "size": len(VALID), "sha256": hashlib.sha256(VALID).hexdigest(),
+        "id": task["id"], "api": "imports", "product": "chat", "path": urls["path"],
+        "mode": "insert", "merge_custom": True, "state": "completed", "size": len(VALID), "sha256": hashlib.sha256(VALID).hexdigest(),
     }]
 
 
@@ -357,7 +358,8 @@ def test_plain_text_429_as_the_edge_sends_it(clock: FakeClock) -> None:
 def test_uploads_and_test_endpoints_are_not_rate_limited(clock: FakeClock) -> None:
     with running_emulator(clock=clock, rate_limit=1) as emu, api(emu) as client:
         url = client.post("/import_urls", json={"filename": "a.jsonl"}).json()["upload_url"]
-        statuses = {RAW.put(url + "x", content=VALID).status_code for _ in range(3)}
+        wrong = url.replace("token=", "token=x")
+        statuses = {RAW.put(wrong, content=VALID).status_code for _ in range(3)}
         assert statuses == {403}
         assert RAW.put(url, content=VALID).status_code == 200
         for _ in range(3):
@@ -438,6 +440,8 @@ def test_stats_count_every_request_received(emu: EmulatorHandle, client: httpx.C
     assert stats["requests"] == {
         "create_import_url": 1, "upload": 1, "create_import": 1, "get_import": 1,
         "list_imports": 1, "list_roles": 2, "list_channel_types": 1, "get_rate_limits": 0,
+        "get_channel_type": 0, "create_import_v2": 0, "get_import_v2": 0,
+        "list_imports_v2": 0, "cancel_import_v2": 0, "delete_import_v2": 0,
     }
     assert (stats["rate_limited"], stats["faults"]) == (0, 0)
 

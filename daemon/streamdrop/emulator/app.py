@@ -8,6 +8,7 @@ limit, fault, handler); the decisions themselves live in the pure modules
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import secrets
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import orjson
@@ -30,7 +32,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from streamdrop.emulator import auth, limits, reference, state
+from streamdrop.emulator import auth, limits, reference, state, v2
 from streamdrop.emulator.clock import Clock, OffsetClock, SystemClock
 from streamdrop.emulator.config import EmulatorConfig
 from streamdrop.emulator.faults import UPLOAD_ENDPOINT, Fault, FaultPlan, parse_faults
@@ -56,6 +58,7 @@ from streamdrop.emulator.uploads import (
     discard_stream,
     write_stream,
 )
+from streamdrop.stream.import_states import V2_PROCESSING, V2_QUEUED
 
 log = structlog.get_logger("streamdrop.emulator")
 
@@ -66,6 +69,8 @@ MAX_RESULT_ERRORS = 25  # stream-cli's old validator showed at most 25 errors
 
 # Runs in a worker thread: the uploaded file -> what analysis found.
 Validator = Callable[[Path, EmulatorConfig], state.Verdict]
+# The same for Import V2, told the task's product (`chat` or `feeds`).
+V2Validator = Callable[[Path, EmulatorConfig, str], state.Verdict]
 Handler = Callable[[Request], Awaitable[tuple[dict[str, Any], int]]]
 
 
@@ -81,11 +86,23 @@ GET_IMPORT = Endpoint("get_import", "GetImport")
 LIST_IMPORTS = Endpoint("list_imports", "ListImports")
 LIST_ROLES = Endpoint("list_roles", "ListRoles")
 LIST_CHANNEL_TYPES = Endpoint("list_channel_types", "ListChannelTypes")
+GET_CHANNEL_TYPE = Endpoint("get_channel_type", "GetChannelType")
 GET_RATE_LIMITS = Endpoint("get_rate_limits", "GetRateLimits")
+CREATE_IMPORT_V2 = Endpoint("create_import_v2", "CreateImportV2Task")
+GET_IMPORT_V2 = Endpoint("get_import_v2", "GetImportV2Task")
+LIST_IMPORTS_V2 = Endpoint("list_imports_v2", "ListImportV2Tasks")
+CANCEL_IMPORT_V2 = Endpoint("cancel_import_v2", "CancelImportV2Task")
+DELETE_IMPORT_V2 = Endpoint("delete_import_v2", "DeleteImportV2Task")
 ENDPOINTS = (CREATE_IMPORT_URL, CREATE_IMPORT, GET_IMPORT, LIST_IMPORTS, LIST_ROLES,
-             LIST_CHANNEL_TYPES, GET_RATE_LIMITS)
-STAT_KEYS = ("create_import_url", UPLOAD_ENDPOINT, "create_import", "get_import",
-             "list_imports", "list_roles", "list_channel_types", "get_rate_limits")
+             LIST_CHANNEL_TYPES, GET_CHANNEL_TYPE, GET_RATE_LIMITS, CREATE_IMPORT_V2,
+             GET_IMPORT_V2, LIST_IMPORTS_V2, CANCEL_IMPORT_V2, DELETE_IMPORT_V2)
+STAT_KEYS = ("create_import_url", UPLOAD_ENDPOINT, *(e.key for e in ENDPOINTS[1:]))
+# GET /rate_limits answers for these platforms; the SDKs ask by flags, none meaning all.
+PLATFORMS = ("server_side", "android", "ios", "web")
+# The emulator serves uploads path-style from this "bucket" (`/upload/<id>`).
+UPLOAD_BUCKET = "upload"
+# The format Feeds v3 files are checked as (streamdrop.validation).
+FEEDS_V3_FORMAT = "feeds-v3"
 
 
 def streamdrop_validator(file: Path, config: EmulatorConfig) -> state.Verdict:
@@ -97,6 +114,16 @@ def streamdrop_validator(file: Path, config: EmulatorConfig) -> state.Verdict:
     result = validate_path(file, options)
     errors = [problem.to_json() for problem in result.errors]
     return state.Verdict(result.valid, errors, dict(result.stats))
+
+
+def streamdrop_v2_validator(file: Path, config: EmulatorConfig, product: str) -> state.Verdict:
+    """Import V2's check: a feeds task's file as Feeds v3, a chat task's as chat."""
+    if product != "feeds":
+        return streamdrop_validator(file, config)
+    from streamdrop.validation import Options, validate_path
+
+    result = validate_path(file, Options(max_errors=MAX_RESULT_ERRORS), FEEDS_V3_FORMAT)
+    return state.Verdict(result.valid, [p.to_json() for p in result.errors], dict(result.stats))
 
 
 class DropConnection(Response):
@@ -127,16 +154,20 @@ def is_loopback(request: Request) -> bool:
 class Emulator:
     """The emulated app: its uploads, import tasks, budgets, faults and counters."""
 
-    def __init__(self, config: EmulatorConfig, clock: Clock, validator: Validator) -> None:
+    def __init__(self, config: EmulatorConfig, clock: Clock, validator: Validator,
+                 v2_validator: V2Validator = streamdrop_v2_validator) -> None:
         self.config = config
         self.clock = clock if isinstance(clock, OffsetClock) else OffsetClock(clock)
         self.validator = validator
+        self.v2_validator = v2_validator
         self.seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         self.faults = FaultPlan(config.fault_rate, self.seed, parse_faults(config.fault_kinds))
         self.limiter = limits.FixedWindowLimiter(
             config.rate_limit, config.rate_window_seconds, config.endpoint_limits)
         self.slots = UploadSlots(config.app_id, config.upload_ttl_seconds)
         self.records: dict[str, state.ImportRecord] = {}
+        self.v2_records: dict[str, v2.V2Record] = {}
+        self.sequence = itertools.count()  # creation order across both APIs
         self.analyses: dict[str, anyio.Event] = {}
         self.requests = dict.fromkeys(STAT_KEYS, 0)
         self.rate_limited = 0
@@ -244,7 +275,12 @@ class Emulator:
             raise ApiError(400, INPUT_ERROR, "filename is a required field")
         slot = self.slots.create(filename, self.clock.time())
         base = self.config.public_url or str(request.base_url).rstrip("/")
-        upload_url = f"{base}/upload/{slot.id}?token={slot.token}&expires={slot.expires_at}"
+        # A SigV4 credential names the region, so clients derive `settings.s3` from the
+        # URL as from a real presigned one (the bucket is the path's first segment).
+        stamp = state.timestamp(self.clock.time())[:10].replace("-", "")
+        credential = quote(f"EMULATOR/{stamp}/{self.config.s3_region}/s3/aws4_request", safe="")
+        upload_url = (f"{base}/{UPLOAD_BUCKET}/{slot.id}?token={slot.token}"
+                      f"&expires={slot.expires_at}&X-Amz-Credential={credential}")
         return {"upload_url": upload_url, "path": slot.path}, 201
 
     async def create_import(self, request: Request) -> tuple[dict[str, Any], int]:
@@ -253,10 +289,11 @@ class Emulator:
         if slot is None or slot.stored is None:
             raise ApiError(400, INPUT_ERROR, f"no file was uploaded to path {path}")
         now = self.clock.time()
-        record = state.ImportRecord(str(uuid.uuid4()), len(self.records), path, mode,
+        record = state.ImportRecord(str(uuid.uuid4()), next(self.sequence), path, mode,
                                     merge_custom, now, slot.stored.size, slot.stored.sha256)
         self.records[record.id] = record
-        self._start_analysis(record, slot.stored.file, now)
+        file = slot.stored.file
+        self._start_analysis(record, lambda: self.validator(file, self.config), now)
         return {"import_task": self._task(record, now)}, 201
 
     async def get_import(self, request: Request) -> tuple[dict[str, Any], int]:
@@ -284,52 +321,152 @@ class Emulator:
         types = reference.channel_types_body(self.config.channel_types, self.started_at)
         return {"channel_types": types}, 200
 
+    async def get_channel_type(self, request: Request) -> tuple[dict[str, Any], int]:
+        name = request.path_params["name"]
+        if name not in self.config.channel_types:
+            raise ApiError(404, DOES_NOT_EXIST, f"channel type {name} does not exist")
+        types = reference.channel_types_body({name: self.config.channel_types[name]},
+                                             self.started_at)
+        return dict(types[name]), 200
+
     async def get_rate_limits(self, request: Request) -> tuple[dict[str, Any], int]:
+        """The budgets per platform the SDKs flag (`server_side=true`, ...), all when none is.
+
+        Only server-side calls are counted here; the client platforms show full budgets."""
+        query = request.query_params
         wanted = request.query_params.get("endpoints")
         names = wanted.split(",") if wanted else [e.operation for e in ENDPOINTS]
-        budgets = self.limiter.snapshot([n.strip() for n in names if n.strip()], self.clock.time())
-        server_side = {name: {"limit": d.limit, "remaining": d.remaining, "reset": d.reset}
-                       for name, d in budgets.items()}
-        return {"server_side": server_side}, 200
+        now = self.clock.time()
+        budgets = self.limiter.snapshot([n.strip() for n in names if n.strip()], now)
+        flagged = [p for p in PLATFORMS if query.get(p, "").lower() == "true"]
+        body: dict[str, Any] = {}
+        for platform in flagged or PLATFORMS:
+            body[platform] = {
+                name: {"limit": d.limit,
+                       "remaining": d.remaining if platform == "server_side" else d.limit,
+                       "reset": d.reset}
+                for name, d in budgets.items()}
+        return body, 200
+
+    # ---- Import V2 ----------------------------------------------------------
+
+    async def create_import_v2(self, request: Request) -> tuple[dict[str, Any], int]:
+        try:
+            product, settings, path = v2.create_request(await read_json(request))
+        except v2.V2Refused as exc:
+            raise ApiError(400, INPUT_ERROR, str(exc)) from None
+        s3 = settings["s3"]
+        if s3["bucket"] != UPLOAD_BUCKET or s3["region"] != self.config.s3_region:
+            raise ApiError(400, INPUT_ERROR, f"settings.s3 names bucket {s3['bucket']} in "
+                                             f"{s3['region']}, not this app's upload bucket")
+        slot = self.slots.by_path(path)
+        if slot is None or slot.stored is None:
+            raise ApiError(400, INPUT_ERROR, f"no file was uploaded to path {path}")
+        now = self.clock.time()
+        record = v2.V2Record(str(uuid.uuid4()), next(self.sequence), product, settings, now,
+                             slot.stored.size, slot.stored.sha256)
+        self.v2_records[record.id] = record
+        file = slot.stored.file
+        self._start_analysis(record, lambda: self.v2_validator(file, self.config, product), now)
+        body = self._v2_task(record, now)
+        body.pop("result", None)  # CreateImportV2TaskResponse has no result
+        return body, 201
+
+    async def get_import_v2(self, request: Request) -> tuple[dict[str, Any], int]:
+        # Stream's quirk (noted by the official CLI): this GET answers 400 without a JSON body.
+        if not (await request.body()).strip():
+            raise ApiError(400, INPUT_ERROR, "invalid request: the body must be a JSON object")
+        await read_json(request)
+        record = self._v2_record(request)
+        await self._await_due_analyses([record])
+        return self._v2_task(record, self.clock.time()), 200
+
+    async def list_imports_v2(self, request: Request) -> tuple[dict[str, Any], int]:
+        query = request.query_params
+        now = self.clock.time()
+        try:
+            wanted, limit = v2.list_params(query.get("state"), query.get("limit"))
+            records = list(self.v2_records.values())
+            await self._await_due_analyses(records)
+            page = v2.list_page(records, state=wanted, cursor=query.get("next") or None,
+                                limit=limit, now=now, step=self.config.step_seconds)
+        except v2.V2Refused as exc:
+            raise ApiError(400, INPUT_ERROR, str(exc)) from None
+        body: dict[str, Any] = {"import_tasks": [self._v2_task(r, now) for r in page.records]}
+        if page.next is not None:
+            body["next"] = page.next
+        if page.prev is not None:
+            body["prev"] = page.prev
+        return body, 200
+
+    async def cancel_import_v2(self, request: Request) -> tuple[dict[str, Any], int]:
+        record = self._v2_record(request)
+        now = self.clock.time()
+        current = v2.current_state(record, now, self.config.step_seconds)
+        if current not in (V2_QUEUED, V2_PROCESSING) or record.cancelled_at is not None:
+            raise ApiError(400, INPUT_ERROR, "only a queued or processing import task can be "
+                                             f"cancelled (state {current})")
+        record.cancelled_at = now
+        return {}, 201
+
+    async def delete_import_v2(self, request: Request) -> tuple[dict[str, Any], int]:
+        record = self._v2_record(request)
+        current = v2.current_state(record, self.clock.time(), self.config.step_seconds)
+        if current != V2_QUEUED:
+            raise ApiError(400, INPUT_ERROR, "only a queued import task can be deleted "
+                                             f"(state {current})")
+        del self.v2_records[record.id]
+        return {}, 200
+
+    def _v2_record(self, request: Request) -> v2.V2Record:
+        record = self.v2_records.get(request.path_params["import_id"])
+        if record is None:
+            raise ApiError(404, DOES_NOT_EXIST, "import task not found")
+        return record
+
+    def _v2_task(self, record: v2.V2Record, now: float) -> dict[str, Any]:
+        return v2.task_body(record, now, self.config.step_seconds, int(self.config.app_id))
 
     def _task(self, record: state.ImportRecord, now: float) -> dict[str, Any]:
         return state.task_body(record, now, self.config.step_seconds, self.config.states)
 
     # ---- analysis -----------------------------------------------------------
 
-    def _start_analysis(self, record: state.ImportRecord, file: Path, began: float) -> None:
+    def _start_analysis(
+        self, record: state.ImportRecord | v2.V2Record, run: Callable[[], state.Verdict],
+        began: float,
+    ) -> None:
         done = anyio.Event()
         self.analyses[record.id] = done
         if self.task_group is None:
             raise RuntimeError("the emulator app must run with its lifespan")
-        self.task_group.start_soon(self._analyze, record, file, done, began)
+        self.task_group.start_soon(self._analyze, record, run, done, began)
 
     async def _analyze(
-        self, record: state.ImportRecord, file: Path, done: anyio.Event, began: float
+        self, record: state.ImportRecord | v2.V2Record, run: Callable[[], state.Verdict],
+        done: anyio.Event, began: float,
     ) -> None:
         # The verdict's time is the creation time plus the analysis's real length,
         # so that a fake clock moved on meanwhile does not make it look late.
         started = time.perf_counter()
         try:
-            verdict = await anyio.to_thread.run_sync(self._run_validator, file)
+            verdict = await anyio.to_thread.run_sync(_run_validator, run)
         finally:
             done.set()
         record.verdict = replace(verdict, at=began + time.perf_counter() - started)
 
-    def _run_validator(self, file: Path) -> state.Verdict:
-        try:
-            return self.validator(file, self.config)
-        except Exception as exc:  # a crash is the file's verdict, not the server's end
-            log.exception("analysis crashed")
-            return state.Verdict(False, [{"error": f"analysis failed: {exc}"}])
-
-    async def _await_due_analyses(self, records: list[state.ImportRecord]) -> None:
+    async def _await_due_analyses(
+        self, records: list[state.ImportRecord] | list[v2.V2Record]
+    ) -> None:
         """Give a due analysis a moment to finish, so answers do not depend on thread timing."""
         now = self.clock.time()
+        step = self.config.step_seconds
         with anyio.move_on_after(self.config.analysis_wait_seconds):
             for record in records:
                 event = self.analyses.get(record.id)
-                if event is not None and state.analysis_due(record, now, self.config.step_seconds):
+                due = (v2.check_due(record, now, step) if isinstance(record, v2.V2Record)
+                       else state.analysis_due(record, now, step))
+                if event is not None and due:
                     await event.wait()
 
     # ---- the upload PUT (S3's role: no auth, no rate limit) ---------------
@@ -370,15 +507,27 @@ class Emulator:
     # ---- /_emulator/* (loopback only, no auth) ------------------------------
 
     async def emulator_imports(self, request: Request) -> Response:
+        """Tasks of both APIs in creation order; `api` says which, `product` what it imports."""
         now = self.clock.time()
+        step = self.config.step_seconds
         names = state.SPELLINGS[self.config.states]
-        items = []
-        for record in sorted(self.records.values(), key=lambda r: r.sequence):
-            current = state.current_state(record, now, self.config.step_seconds)
-            items.append({"id": record.id, "path": record.path, "mode": record.mode,
-                          "merge_custom": record.merge_custom, "state": names.get(current, current),
-                          "size": record.size, "sha256": record.sha256})
-        return json_response({"imports": items})
+        items: list[tuple[int, dict[str, Any]]] = []
+        for record in self.records.values():
+            current = state.current_state(record, now, step)
+            items.append((record.sequence, {
+                "id": record.id, "api": "imports", "product": "chat", "path": record.path,
+                "mode": record.mode, "merge_custom": record.merge_custom,
+                "state": names.get(current, current), "size": record.size,
+                "sha256": record.sha256}))
+        for task in self.v2_records.values():
+            items.append((task.sequence, {
+                "id": task.id, "api": "imports/v2", "product": task.product,
+                "path": task.settings["s3"]["dir"], "mode": task.settings.get("mode"),
+                "merge_custom": task.settings.get("merge_custom"),
+                "skip_references_check": task.settings.get("skip_references_check"),
+                "state": v2.current_state(task, now, step), "size": task.size,
+                "sha256": task.sha256}))
+        return json_response({"imports": [item for _, item in sorted(items, key=lambda i: i[0])]})
 
     async def emulator_stats(self, request: Request) -> Response:
         return json_response({"requests": dict(self.requests), "rate_limited": self.rate_limited,
@@ -398,6 +547,14 @@ class Emulator:
             return json_response({"error": str(exc)}, 400)
         self.faults.queue(faults, request.query_params.get("endpoint") or None)
         return json_response({"queued": [f.value for f in faults]})
+
+
+def _run_validator(run: Callable[[], state.Verdict]) -> state.Verdict:
+    try:
+        return run()
+    except Exception as exc:  # a crash is the file's verdict, not the server's end
+        log.exception("analysis crashed")
+        return state.Verdict(False, [{"error": f"analysis failed: {exc}"}])
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -431,11 +588,18 @@ def _api_routes(emu: Emulator) -> list[BaseRoute]:
 
     return [
         route("/import_urls", CREATE_IMPORT_URL, emu.create_import_url, "POST"),
+        # Import V2 first: `/imports/{import_id}` would take `/imports/v2` for an id.
+        route("/imports/v2", CREATE_IMPORT_V2, emu.create_import_v2, "POST"),
+        route("/imports/v2", LIST_IMPORTS_V2, emu.list_imports_v2, "GET"),
+        route("/imports/v2/{import_id}", GET_IMPORT_V2, emu.get_import_v2, "GET"),
+        route("/imports/v2/{import_id}", DELETE_IMPORT_V2, emu.delete_import_v2, "DELETE"),
+        route("/imports/v2/{import_id}/cancel", CANCEL_IMPORT_V2, emu.cancel_import_v2, "POST"),
         route("/imports", CREATE_IMPORT, emu.create_import, "POST"),
         route("/imports", LIST_IMPORTS, emu.list_imports, "GET"),
         route("/imports/{import_id}", GET_IMPORT, emu.get_import, "GET"),
         route("/roles", LIST_ROLES, emu.list_roles, "GET"),
         route("/channeltypes", LIST_CHANNEL_TYPES, emu.list_channel_types, "GET"),
+        route("/channeltypes/{name}", GET_CHANNEL_TYPE, emu.get_channel_type, "GET"),
         route("/rate_limits", GET_RATE_LIMITS, emu.get_rate_limits, "GET"),
     ]
 
@@ -471,10 +635,12 @@ def create_app(
     config: EmulatorConfig | None = None,
     clock: Clock | None = None,
     validator: Validator = streamdrop_validator,
+    v2_validator: V2Validator = streamdrop_v2_validator,
 ) -> Starlette:
     """The emulator as an ASGI app. `clock` drives import states and rate windows
-    (e.g. streamdrop.testing.FakeClock); `validator` analyses uploaded files."""
-    emu = Emulator(config or EmulatorConfig(), clock or SystemClock(), validator)
+    (e.g. streamdrop.testing.FakeClock); `validator` analyses uploaded files,
+    `v2_validator` the files of Import V2 tasks."""
+    emu = Emulator(config or EmulatorConfig(), clock or SystemClock(), validator, v2_validator)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -493,7 +659,7 @@ def create_app(
     routes: list[BaseRoute] = [
         *api,
         Mount("/api/v2", routes=api),
-        Route("/upload/{slot_id}", emu.upload, methods=["PUT"]),
+        Route(f"/{UPLOAD_BUCKET}/{{slot_id}}", emu.upload, methods=["PUT"]),
         Mount("/_emulator", routes=_test_routes(emu)),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,

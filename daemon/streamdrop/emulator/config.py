@@ -46,6 +46,7 @@ class EmulatorConfig:
     api_key: str = DEFAULT_API_KEY
     api_secret: str = DEFAULT_API_SECRET
     app_id: str = "1000001"
+    s3_region: str = "us-east-1"  # named in upload URLs, expected back in Import V2 settings
     roles: tuple[str, ...] = BUILTIN_ROLES
     channel_types: Mapping[str, int] = field(default_factory=_builtin_channel_types)
     rate_limit: int = 1_000

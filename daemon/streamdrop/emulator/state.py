@@ -112,7 +112,7 @@ def task_body(
     names = SPELLINGS[spelling]
     done = transitions(record, now, step)
     state = done[-1].next_state if done else UPLOADED
-    return {
+    body: dict[str, Any] = {
         "id": record.id,
         "path": record.path,
         "mode": record.mode,
@@ -130,6 +130,9 @@ def task_body(
         "result": result_body(record, state),
         "size": record.size,
     }
+    if record.merge_custom is not None:  # echoed as sent, as CreateImportRequest had it
+        body["merge_custom"] = record.merge_custom
+    return body
 
 
 class PageError(ValueError):

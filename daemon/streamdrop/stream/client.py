@@ -7,6 +7,10 @@ in `Authorization` (no `Bearer`) and `stream-auth-type: jwt`; every answer's
 requests become the exception tree of `errors`, and retryable ones are retried
 under `retry`'s policy. Callers get small typed values, never httpx responses.
 
+Import V2 (`/api/v2/imports/v2`, Feeds v3 and S3 imports; spec
+stream-import-v2.md) shares the upload step; its tasks are `ImportV2Task`s
+with integer states, named in `import_states`.
+
 Never logged: the secret, the JWT, a presigned upload URL (only its scheme and
 host). httpx logs every full URL at INFO, so its loggers are set to WARNING.
 """
@@ -23,8 +27,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
-from urllib.parse import quote
+from typing import Any, Literal, Self, TypeVar
+from urllib.parse import quote, unquote, urlsplit
 
 import anyio
 import httpx
@@ -45,7 +49,13 @@ from streamdrop.stream.errors import (
     StreamError,
     TerminalError,
 )
-from streamdrop.stream.import_states import Outcome, outcome_of
+from streamdrop.stream.import_states import (
+    Outcome,
+    outcome_of,
+    v2_outcome,
+    v2_state_label,
+    v2_state_name,
+)
 from streamdrop.stream.ratelimit import RateLimiter, parse_header_number
 from streamdrop.stream.retry import RetryPolicy
 from streamdrop.stream.retrying import retrying
@@ -72,6 +82,16 @@ GET_IMPORT = "GetImport"
 LIST_IMPORTS = "ListImports"
 LIST_ROLES = "ListRoles"
 LIST_CHANNEL_TYPES = "ListChannelTypes"
+CREATE_IMPORT_V2 = "CreateImportV2Task"
+GET_IMPORT_V2 = "GetImportV2Task"
+LIST_IMPORTS_V2 = "ListImportV2Tasks"
+CANCEL_IMPORT_V2 = "CancelImportV2Task"
+DELETE_IMPORT_V2 = "DeleteImportV2Task"
+
+Product = Literal["chat", "feeds"]
+PRODUCTS: tuple[Product, ...] = ("chat", "feeds")
+# Import V2 lives only under the /api/v2 prefix (as the official CLI calls it).
+IMPORTS_V2 = "api/v2/imports/v2"
 
 CLIENT_HEADER = f"streamdrop-{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0)
@@ -151,6 +171,14 @@ class ImportTask:
         )
 
     @property
+    def product(self) -> Product:
+        return "chat"  # the classic /imports API imports chat only
+
+    @property
+    def state_label(self) -> str:
+        return self.state
+
+    @property
     def outcome(self) -> Outcome:
         return outcome_of(self.state)
 
@@ -168,7 +196,140 @@ class ImportTask:
         return self.raw.get("result")
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.raw)
+        """Stream's object, with the API it came from (`product`) when Stream leaves it out."""
+        return {"product": self.product, **self.raw}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportV2Task:
+    """One Import V2 task; `state` is Stream's integer, named by `import_states` (a guess)."""
+
+    id: str
+    product: str
+    state: int
+    settings: Mapping[str, Any] = field(repr=False)
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: Any) -> ImportV2Task:
+        if not isinstance(data, Mapping):
+            raise ProtocolError(f"an import v2 task must be an object, got {type(data).__name__}")
+        state = data.get("state")
+        if not isinstance(state, int) or isinstance(state, bool):
+            raise ProtocolError("Stream's answer lacks the integer field 'state'")
+        settings = data.get("settings")
+        return cls(id=_required_str(data, "id"), product=_required_str(data, "product"),
+                   state=state, settings=dict(settings) if isinstance(settings, Mapping) else {},
+                   raw=dict(data))
+
+    @property
+    def state_name(self) -> str | None:
+        return v2_state_name(self.state)
+
+    @property
+    def state_label(self) -> str:
+        return v2_state_label(self.state)
+
+    @property
+    def outcome(self) -> Outcome:
+        return v2_outcome(self.state)
+
+    @property
+    def terminal(self) -> bool:
+        return self.outcome.terminal
+
+    @property
+    def dir(self) -> str:
+        """The uploaded path the task imports (`settings.s3.dir`), "" when absent."""
+        s3 = self.settings.get("s3")
+        value = s3.get("dir") if isinstance(s3, Mapping) else None
+        return value if isinstance(value, str) else ""
+
+    @property
+    def result(self) -> Any:
+        return self.raw.get("result")
+
+    def to_json(self) -> dict[str, Any]:
+        """Stream's object, `duration` left out, and the state's guessed name beside its number."""
+        out = {key: value for key, value in self.raw.items() if key != "duration"}
+        out["state_name"] = self.state_name or "unknown"
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ImportV2Page:
+    """A page of ListImportV2Tasks; `next`/`prev` are Stream's cursors (None at the ends)."""
+
+    tasks: list[ImportV2Task]
+    next: str | None
+    prev: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class S3Location:
+    """Where an uploaded file sits, as Import V2's `settings.s3` names it."""
+
+    bucket: str
+    region: str
+    dir: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"bucket": self.bucket, "region": self.region, "dir": self.dir}
+
+
+_AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d+$")
+_AWS_GLOBAL_REGION = "us-east-1"
+
+
+def _credential_region(query: str) -> str | None:
+    """The region inside a SigV4 presigned URL's `X-Amz-Credential` (key/date/region/s3/...)."""
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        if name == "X-Amz-Credential":
+            parts = unquote(value).split("/")
+            if len(parts) >= 3 and _AWS_REGION.match(parts[2]):
+                return parts[2]
+    return None
+
+
+def _aws_host_location(labels: list[str], path: str) -> tuple[str, str] | None:
+    """Bucket and region from an amazonaws.com host: virtual-hosted or path-style."""
+    if len(labels) < 4 or labels[-2] != "amazonaws" or labels[-1] not in ("com", "cn"):
+        return None
+    if labels[1] == "s3" and len(labels) == 4:  # bucket.s3.amazonaws.com (global endpoint)
+        return labels[0], _AWS_GLOBAL_REGION
+    if labels[1] == "s3" and len(labels) == 5:  # bucket.s3.eu-west-1.amazonaws.com
+        return labels[0], labels[2]
+    if labels[1:3] == ["s3", "dualstack"] and len(labels) == 6:
+        return labels[0], labels[3]
+    if labels[0] == "s3" and len(labels) == 4 and _AWS_REGION.match(labels[1]):
+        bucket = path.strip("/").split("/", 1)[0]  # path-style: s3.<region>.amazonaws.com/b/k
+        return (bucket, labels[1]) if bucket else None
+    return None
+
+
+def s3_location(upload_url: str, uploaded_path: str) -> S3Location:
+    """`settings.s3` for an upload URL, as the official CLI derives it: bucket and region from
+    the host (`<bucket>.s3.<region>.amazonaws.com`, path-style `s3.<region>...`), else the
+    region of the URL's signature with the bucket before `.s3` in the host or, for an
+    S3-compatible store addressed path-style (the emulator), the first path segment.
+    `dir` is the path create_import_url returned. ProtocolError when nothing fits.
+    """
+    parts = urlsplit(upload_url)
+    host = (parts.hostname or "").lower()
+    labels = host.split(".")
+    found = _aws_host_location(labels, parts.path)
+    if found is None:
+        region = _credential_region(parts.query)
+        if ".s3" in host[1:]:  # virtual-hosted variants (transfer acceleration, ...)
+            bucket = host[: host.index(".s3")]
+        else:
+            bucket = parts.path.strip("/").split("/", 1)[0]
+        if region is None or not bucket:
+            raise ProtocolError(f"cannot tell the S3 bucket and region of the upload URL "
+                                f"({redact_url(upload_url)})")
+        found = (bucket, region)
+    return S3Location(bucket=found[0], region=found[1], dir=uploaded_path)
 
 
 def _required_str(data: Mapping[str, Any], key: str) -> str:
@@ -305,6 +466,10 @@ async def _file_chunks(path: Path, size: int) -> AsyncIterator[bytes]:
             raise FileChangedError(f"{path} grew during the upload (past {size} bytes)")
 
 
+# What a create's reconciliation finds: a task of either API.
+_Found = TypeVar("_Found", ImportTask, ImportV2Task)
+
+
 class StreamClient:
     """An async client of Stream's import API for one app; use it as an async context manager.
 
@@ -402,21 +567,11 @@ class StreamClient:
         body: dict[str, Any] = {"path": path, "mode": as_mode(mode)}
         if merge_custom is not None:
             body["merge_custom"] = merge_custom
-        ambiguous = False
-        async for attempt in self._retrying(CREATE_IMPORT):
-            with attempt:
-                if ambiguous and (found := await self.find_import(path)) is not None:
-                    log.info("stream.import_reconciled", import_id=found.id)
-                    return found
-                try:
-                    data = await self._call_once(CREATE_IMPORT, "POST", "imports", body=body)
-                except RateLimitedError:
-                    raise  # refused before doing anything
-                except RetryableError:
-                    ambiguous = True
-                    raise
-                return ImportTask.from_json(data.get("import_task"))
-        raise AssertionError("unreachable: tenacity re-raises the last error")
+        data = await self._create_reconciled(CREATE_IMPORT, "imports", body,
+                                             lambda: self.find_import(path))
+        if isinstance(data, ImportTask):
+            return data
+        return ImportTask.from_json(data.get("import_task"))
 
     async def get_import(self, import_id: str) -> ImportTask:
         """GET /imports/{id}; NotFoundError when there is no such task."""
@@ -449,6 +604,110 @@ class StreamClient:
             raise ProtocolError("Stream's answer lacks the object 'channel_types'")
         return {str(name): _max_message_length(config) for name, config in types.items()}
 
+    # ------------------------------------------------------------ Import V2
+
+    async def create_import_v2(
+        self,
+        product: Product,
+        location: S3Location,
+        *,
+        skip_references_check: bool = False,
+        mode: Mode | None = None,
+        merge_custom: bool | None = None,
+    ) -> ImportV2Task:
+        """POST /imports/v2 for a file uploaded to `location`; `mode` and `merge_custom` are
+        sent only when given. A retry after an ambiguous failure first looks for a task
+        importing the same `dir`, as create_import does for its path.
+        """
+        if product not in PRODUCTS:
+            raise ValueError(f"product must be one of {PRODUCTS}, not {product!r}")
+        settings: dict[str, Any] = {"skip_references_check": skip_references_check,
+                                    "s3": location.to_json()}
+        if mode is not None:
+            settings["mode"] = mode
+        if merge_custom is not None:
+            settings["merge_custom"] = merge_custom
+        body = {"product": product, "settings": settings}
+        data = await self._create_reconciled(CREATE_IMPORT_V2, IMPORTS_V2, body,
+                                             lambda: self.find_import_v2(location.dir))
+        if isinstance(data, ImportV2Task):
+            return data
+        return self._v2_task(data)
+
+    async def get_import_v2(self, import_id: str) -> ImportV2Task:
+        """GET /imports/v2/{id}. Stream answers 400 to this GET without a JSON body (the
+        official CLI's note), so `{}` is sent."""
+        data = await self._call(GET_IMPORT_V2, "GET", f"{IMPORTS_V2}/{quote(import_id, safe='')}",
+                                body={})
+        return self._v2_task(data)
+
+    async def list_imports_v2(
+        self, *, state: int | None = None, cursor: str | None = None, limit: int | None = None
+    ) -> ImportV2Page:
+        """GET /imports/v2: a page of tasks, optionally of one state; `cursor` is a page's
+        `next` (or `prev`). [guess] the cursor and limit go as `next` and `limit`."""
+        params: dict[str, Any] = {}
+        if state is not None:
+            params["state"] = state
+        if cursor is not None:
+            params["next"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        data = await self._call(LIST_IMPORTS_V2, "GET", IMPORTS_V2, params=params)
+        tasks = data.get("import_tasks")
+        if not isinstance(tasks, list):
+            raise ProtocolError("Stream's answer lacks the list 'import_tasks'")
+        return ImportV2Page([self._v2_task(task) for task in tasks],
+                            _optional_str(data, "next") or None,
+                            _optional_str(data, "prev") or None)
+
+    async def cancel_import_v2(self, import_id: str) -> None:
+        """POST /imports/v2/{id}/cancel: only a queued or processing task can be cancelled."""
+        await self._call(CANCEL_IMPORT_V2, "POST",
+                         f"{IMPORTS_V2}/{quote(import_id, safe='')}/cancel", body={})
+
+    async def delete_import_v2(self, import_id: str) -> None:
+        """DELETE /imports/v2/{id}: only a queued task can be deleted."""
+        await self._call(DELETE_IMPORT_V2, "DELETE", f"{IMPORTS_V2}/{quote(import_id, safe='')}")
+
+    async def find_import_v2(
+        self, dir: str, *, search: int = RECONCILE_SEARCH
+    ) -> ImportV2Task | None:
+        """The task importing the uploaded path `dir`, among the first `search` listed."""
+        seen = 0
+        cursor: str | None = None
+        while seen < search:
+            page = await self.list_imports_v2(cursor=cursor)
+            for task in page.tasks:
+                if task.dir == dir:
+                    return task
+            seen += len(page.tasks)
+            if page.next is None or not page.tasks:
+                return None
+            cursor = page.next
+        return None
+
+    async def import_file_v2(
+        self, path: Path, product: Product = "feeds", *, skip_references_check: bool = False
+    ) -> ImportV2Task:
+        """The whole Import V2 flow: create the URL, upload, create the task."""
+        target = await self.create_import_url(path.name)
+        location = s3_location(target.upload_url, target.path)
+        await self.upload(target.upload_url, path)
+        task = await self.create_import_v2(product, location,
+                                           skip_references_check=skip_references_check)
+        log.info("stream.import_created", import_id=task.id, state=task.state_label,
+                 product=product, file=path.name)
+        return task
+
+    @staticmethod
+    def _v2_task(data: Mapping[str, Any]) -> ImportV2Task:
+        task = ImportV2Task.from_json(data)
+        if task.state_name is None:
+            log.warning("stream.unknown_import_state", import_id=task.id, state=task.state,
+                        detail="not a state streamdrop knows; followed as still in progress")
+        return task
+
     # ------------------------------------------------------------ built on the calls
 
     async def find_import(self, path: str, *, search: int = RECONCILE_SEARCH) -> ImportTask | None:
@@ -475,6 +734,30 @@ class StreamClient:
         return task
 
     # ------------------------------------------------------------ the plumbing
+
+    async def _create_reconciled(
+        self,
+        endpoint: str,
+        url: str,
+        body: Mapping[str, Any],
+        find: Callable[[], Awaitable[_Found | None]],
+    ) -> dict[str, Any] | _Found:
+        """POST a create, retrying; after an ambiguous failure (the request may have been
+        carried out) `find` looks for what it made before trying again."""
+        ambiguous = False
+        async for attempt in self._retrying(endpoint):
+            with attempt:
+                if ambiguous and (found := await find()) is not None:
+                    log.info("stream.import_reconciled", endpoint=endpoint, import_id=found.id)
+                    return found
+                try:
+                    return await self._call_once(endpoint, "POST", url, body=body)
+                except RateLimitedError:
+                    raise  # refused before doing anything
+                except RetryableError:
+                    ambiguous = True
+                    raise
+        raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def _retrying(self, endpoint: str) -> AsyncRetrying:
         async def before_sleep(state: RetryCallState) -> None:
