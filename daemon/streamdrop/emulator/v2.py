@@ -65,10 +65,11 @@ def cancel_effective_at(record: V2Record, step: float) -> float | None:
 
 
 def cancelled(record: V2Record, step: float) -> float | None:
-    """When the task failed by cancellation; None when it was not cancelled before its end."""
+    """When the task failed by cancellation (a tie with its end goes to the cancel); None when
+    it was not cancelled before its end."""
     cancel = cancel_effective_at(record, step)
     end = ended_at(record, step)
-    return cancel if cancel is not None and (end is None or cancel < end) else None
+    return cancel if cancel is not None and (end is None or cancel <= end) else None
 
 
 def transitions(record: V2Record, now: float, step: float) -> list[tuple[float, int]]:
