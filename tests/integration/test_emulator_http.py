@@ -155,7 +155,8 @@ def test_full_flow_reaches_completed_with_history_size_and_hash(
     assert done["merge_custom"] is True
     assert emu.imports() == [{
         "id": task["id"], "api": "imports", "product": "chat", "path": urls["path"],
-        "mode": "insert", "merge_custom": True, "state": "completed", "size": len(VALID), "sha256": hashlib.sha256(VALID).hexdigest(),
+        "mode": "insert", "merge_custom": True, "state": "completed", "size": len(VALID),
+        "sha256": hashlib.sha256(VALID).hexdigest(),
     }]
 
 
