@@ -15,6 +15,7 @@ COMMAND_MODULES: dict[str, str] = {
     "upload-import": "imports",
     "get-import": "imports",
     "list-imports": "imports",
+    "cancel-import": "imports",
     "emulator": "emulator",
     "run": "daemon",
     "demo": "daemon",

@@ -1,4 +1,6 @@
-"""`upload-import`, `get-import`, `list-imports`: stream-cli's import commands, done right.
+"""`upload-import`, `get-import`, `list-imports`, `cancel-import`: stream-cli's import commands,
+done right, for both of Stream's import APIs: chat files go to `/imports`, Feeds v3 files to
+Import V2 (`/imports/v2`, product `feeds`); a task is printed with its `product`.
 
 Results go to stdout (pretty JSON, or a tree with `--output tree`); progress,
 logs and errors go to stderr. Exit status:
@@ -30,36 +32,44 @@ from typing import TYPE_CHECKING, Any
 from streamdrop.commands import Subparsers
 
 if TYPE_CHECKING:
-    from streamdrop.stream.client import ImportTask, StreamClient
+    from streamdrop.stream.client import StreamClient
     from streamdrop.stream.credentials import Credentials
+    from streamdrop.stream.follow import AnyImportTask
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TIMEOUT = 3
 
+FEEDS_V3 = "feeds-v3"  # validation's name for the format Import V2 takes as product feeds
+
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     _register_upload(subparsers)
     _register_get(subparsers)
     _register_list(subparsers)
+    _register_cancel(subparsers)
 
 
 def _register_upload(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "upload-import",
         help="validate a file against the app, upload it and create an import",
-        description="Validate FILE with the app's own roles and channel types, then upload it "
-                    "and create an import task; prints the task.",
+        description="Validate FILE (a chat file with the app's own roles and channel types), "
+                    "then upload it and create an import task: a chat file through /imports, "
+                    "a Feeds v3 file through Import V2 (product feeds); prints the task.",
     )
     parser.add_argument("file", metavar="FILE", type=Path, help="the import file")
-    parser.add_argument("--mode", choices=("upsert", "insert"), default="upsert",
-                        help="upsert (default) overwrites existing items; insert skips them")
+    parser.add_argument("--mode", choices=("upsert", "insert"), default=None,
+                        help="upsert (the default for chat) overwrites existing items; insert "
+                             "skips them (sent for Feeds v3 only when given)")
     parser.add_argument("--merge-custom", action=argparse.BooleanOptionalAction, default=None,
                         help="merge custom data into existing items instead of replacing it "
                              "(sent only when given)")
+    parser.add_argument("--skip-references-check", action="store_true",
+                        help="Feeds v3: ask Stream not to check references against the app")
     parser.add_argument("--no-validate", action="store_true",
-                        help="upload without validating first")
+                        help="upload without validating first (the format is still detected)")
     _add_common_options(parser)
     parser.set_defaults(handler=upload_import)
 
@@ -67,8 +77,8 @@ def _register_upload(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 def _register_get(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "get-import", help="show an import task, or watch it to its end",
-        description="Print the import task ID. With --watch, follow it until it completes "
-                    "(exit 0) or fails (exit 1).",
+        description="Print the import task ID, a chat import or an Import V2 task. With --watch, "
+                    "follow it until it completes (exit 0) or fails (exit 1).",
     )
     parser.add_argument("import_id", metavar="ID", help="the import task's id")
     parser.add_argument("--watch", action="store_true",
@@ -87,12 +97,32 @@ def _register_get(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
 def _register_list(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "list-imports", help="list import tasks, newest first",
-        description="Print a JSON array of the app's import tasks, newest first.",
+        description="Print a JSON array of the app's import tasks of both APIs, newest first, "
+                    "each with its product.",
     )
-    parser.add_argument("--limit", type=_non_negative_int, default=10, help="default 10")
-    parser.add_argument("--offset", type=_non_negative_int, default=0, help="default 0")
+    parser.add_argument("--product", choices=("chat", "feeds"), default=None,
+                        help="only this product's tasks (chat: /imports and Import V2 chat "
+                             "tasks; feeds: Import V2 feeds tasks)")
+    parser.add_argument("--limit", type=_non_negative_int, default=10,
+                        help="tasks per API, default 10")
+    parser.add_argument("--offset", type=_non_negative_int, default=0,
+                        help="of the chat /imports list, default 0")
+    parser.add_argument("--cursor", default=None,
+                        help="an Import V2 page's cursor (printed to stderr when there is more)")
     _add_common_options(parser)
     parser.set_defaults(handler=list_imports)
+
+
+def _register_cancel(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "cancel-import", help="cancel a queued or processing Import V2 task",
+        description="Ask Stream to stop the Import V2 task ID (only queued or processing tasks "
+                    "can be; a processing one stops on its next progress tick), then print it. "
+                    "Chat imports through /imports cannot be cancelled.",
+    )
+    parser.add_argument("import_id", metavar="ID", help="the Import V2 task's id")
+    _add_common_options(parser)
+    parser.set_defaults(handler=cancel_import)
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -140,29 +170,75 @@ def list_imports(args: argparse.Namespace) -> int:
     return _run(_list_imports, args)
 
 
+def cancel_import(args: argparse.Namespace) -> int:
+    return _run(_cancel_import, args)
+
+
+def _file_format(path: Path) -> str | None:
+    """The format the file's first bytes show (validation's detection)."""
+    from streamdrop.validation import detect_format
+    from streamdrop.validation.run import SNIFF_BYTES
+
+    with path.open("rb") as file:
+        return detect_format(file.read(SNIFF_BYTES))
+
+
 async def _upload_import(client: StreamClient, args: argparse.Namespace) -> int:
     import anyio
 
-    from streamdrop.stream.client import fetch_app_options
-
     path: Path = args.file
-    if not args.no_validate:
-        from streamdrop.validation import validate_path
-
-        options = await fetch_app_options(client)
-        result = await anyio.to_thread.run_sync(validate_path, path, options)
-        if not result.valid:
-            _emit(result.to_json(), args.output, label=f"validation of {path.name}")
-            return _fail(f"{path} is not a valid import file ({result.error_count} errors); "
-                         "nothing was uploaded", EXIT_FAILED)
-    task = await client.import_file(path, args.mode, args.merge_custom)
+    fmt = await anyio.to_thread.run_sync(_file_format, path)
+    if fmt == "feeds":
+        return _fail(f"{path} is in the feeds instruction format, which Stream imports through "
+                     "its dashboard only (no API); Feeds v3 files go through Import V2",
+                     EXIT_FAILED)
+    if not args.no_validate and not await _valid(client, path, fmt, args.output):
+        return EXIT_FAILED
+    task: AnyImportTask
+    if fmt == FEEDS_V3:
+        task = await _import_feeds_v3(client, path, args)
+    else:
+        task = await client.import_file(path, args.mode or "upsert", args.merge_custom)
     _emit_task(task, args.output)
     return EXIT_OK
 
 
+async def _valid(client: StreamClient, path: Path, fmt: str | None, output: str) -> bool:
+    """Validate as the detected format (chat against the app's own roles and channel types);
+    an invalid file's report goes to stdout."""
+    import anyio
+
+    from streamdrop.stream.client import fetch_app_options
+    from streamdrop.validation import Options, validate_path
+
+    options = Options() if fmt == FEEDS_V3 else await fetch_app_options(client)
+    result = await anyio.to_thread.run_sync(validate_path, path, options, fmt or "auto")
+    if result.valid:
+        return True
+    _emit(result.to_json(), output, label=f"validation of {path.name}")
+    _fail(f"{path} is not a valid import file ({result.error_count} errors); nothing was "
+          "uploaded", EXIT_FAILED)
+    return False
+
+
+async def _import_feeds_v3(
+    client: StreamClient, path: Path, args: argparse.Namespace
+) -> AnyImportTask:
+    from streamdrop.stream.client import s3_location
+
+    target = await client.create_import_url(path.name)
+    location = s3_location(target.upload_url, target.path)
+    await client.upload(target.upload_url, path)
+    return await client.create_import_v2("feeds", location, mode=args.mode,
+                                         skip_references_check=args.skip_references_check,
+                                         merge_custom=args.merge_custom)
+
+
 async def _get_import(client: StreamClient, args: argparse.Namespace) -> int:
     if not args.watch:
-        _emit_task(await client.get_import(args.import_id), args.output)
+        from streamdrop.stream.follow import get_any_import
+
+        _emit_task(await get_any_import(client, args.import_id), args.output)
         return EXIT_OK
     return await _watch(client, args)
 
@@ -175,22 +251,31 @@ async def _watch(client: StreamClient, args: argparse.Namespace) -> int:
 
     schedule = PollSchedule(initial=args.interval,
                             maximum=max(args.interval, args.max_interval))
-    last: ImportTask | None = None
+    last: AnyImportTask | None = None
     with anyio.move_on_after(args.timeout) as scope:
         async with aclosing(watch_import(client, args.import_id, schedule=schedule)) as updates:
             async for task in updates:
-                print(f"{task.id}: {task.state}", file=sys.stderr, flush=True)
+                print(f"{task.id}: {task.state_label}", file=sys.stderr, flush=True)
                 last = task
     if last is None:  # the timeout struck before the first answer
         return _fail(f"no answer about {args.import_id} within {args.timeout} s", EXIT_TIMEOUT)
     _emit_task(last, args.output)
     if scope.cancelled_caught:
-        return _fail(f"{last.id} is still {last.state} after {args.timeout} s", EXIT_TIMEOUT)
+        return _fail(f"{last.id} is still {last.state_label} after {args.timeout} s",
+                     EXIT_TIMEOUT)
     return EXIT_OK if last.outcome is Outcome.SUCCEEDED else EXIT_FAILED
 
 
 async def _list_imports(client: StreamClient, args: argparse.Namespace) -> int:
-    tasks = await client.list_imports(limit=args.limit, offset=args.offset)
+    tasks: list[AnyImportTask] = []
+    if args.product in (None, "chat") and args.cursor is None:
+        tasks.extend(await client.list_imports(limit=args.limit, offset=args.offset))
+    if args.limit:
+        page = await client.list_imports_v2(cursor=args.cursor, limit=args.limit)
+        tasks.extend(t for t in page.tasks if args.product in (None, t.product))
+        if page.next is not None:
+            print(f"more Import V2 tasks: --cursor {page.next}", file=sys.stderr)
+    tasks.sort(key=lambda task: str(task.raw.get("created_at") or ""), reverse=True)
     if args.output == "tree":
         from streamdrop.commands.tree import render_tree
 
@@ -198,6 +283,18 @@ async def _list_imports(client: StreamClient, args: argparse.Namespace) -> int:
             print(render_tree(task.to_json(), f"import {task.id}"))
     else:
         _emit([task.to_json() for task in tasks], "json", label="imports")
+    return EXIT_OK
+
+
+async def _cancel_import(client: StreamClient, args: argparse.Namespace) -> int:
+    from streamdrop.stream import errors
+
+    try:
+        await client.cancel_import_v2(args.import_id)
+    except errors.NotFoundError:
+        return _fail(f"no Import V2 task {args.import_id} (chat imports through /imports "
+                     "cannot be cancelled)", EXIT_FAILED)
+    _emit_task(await client.get_import_v2(args.import_id), args.output)
     return EXIT_OK
 
 
@@ -272,7 +369,7 @@ def _configure_logging(*, verbose: bool) -> None:
     log.configure(level="debug" if verbose else "warning")
 
 
-def _emit_task(task: ImportTask, output: str) -> None:
+def _emit_task(task: AnyImportTask, output: str) -> None:
     _emit(task.to_json(), output, label=f"import {task.id}")
 
 
