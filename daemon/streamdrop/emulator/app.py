@@ -58,7 +58,6 @@ from streamdrop.emulator.uploads import (
     discard_stream,
     write_stream,
 )
-from streamdrop.stream.import_states import V2_PROCESSING, V2_QUEUED
 
 log = structlog.get_logger("streamdrop.emulator")
 
@@ -403,7 +402,7 @@ class Emulator:
         record = self._v2_record(request)
         now = self.clock.time()
         current = v2.current_state(record, now, self.config.step_seconds)
-        if current not in (V2_QUEUED, V2_PROCESSING) or record.cancelled_at is not None:
+        if current not in (v2.V2_QUEUED, v2.V2_PROCESSING) or record.cancelled_at is not None:
             raise ApiError(400, INPUT_ERROR, "only a queued or processing import task can be "
                                              f"cancelled (state {current})")
         record.cancelled_at = now
@@ -412,7 +411,7 @@ class Emulator:
     async def delete_import_v2(self, request: Request) -> tuple[dict[str, Any], int]:
         record = self._v2_record(request)
         current = v2.current_state(record, self.clock.time(), self.config.step_seconds)
-        if current != V2_QUEUED:
+        if current != v2.V2_QUEUED:
             raise ApiError(400, INPUT_ERROR, "only a queued import task can be deleted "
                                              f"(state {current})")
         del self.v2_records[record.id]

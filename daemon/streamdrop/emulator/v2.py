@@ -2,8 +2,8 @@
 
 As for classic imports, a state is never stored but computed from the creation
 time, the step length, the analysis verdict and a cancellation, so a test moves
-a fake clock instead of sleeping. The numbers are streamdrop's one guess at
-Stream's (`stream.import_states`): queued for a step, processing while the file
+a fake clock instead of sleeping. The numbers are a guess at Stream's (below):
+queued for a step, processing while the file
 is checked (at least a step), then completed or failed; a cancelled task fails
 at once when queued, at its next step tick when processing (Stream's "stops
 cleanly on its next progress tick").
@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamdrop.emulator.state import Verdict, timestamp
-from streamdrop.stream.import_states import V2_COMPLETED, V2_FAILED, V2_PROCESSING, V2_QUEUED
+
+# Stream's numbers as the emulator plays them. It uses none of streamdrop's client, so
+# they are its own: the same guess as the client's names in stream/import_states.
+V2_QUEUED = 1
+V2_PROCESSING = 2
+V2_COMPLETED = 3
+V2_FAILED = 4
 
 PRODUCTS = ("chat", "feeds")
 DEFAULT_LIST_LIMIT = 25
