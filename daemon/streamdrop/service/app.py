@@ -20,7 +20,7 @@ import structlog
 from anyio.abc import TaskGroup
 
 from streamdrop import concurrency
-from streamdrop.service import metrics, notify, reload, systemd
+from streamdrop.service import health, http, notify, reload, systemd
 from streamdrop.service.context import Context, Nudge
 from streamdrop.service.handoff import Handoff
 from streamdrop.service.owners import gone_on, owner_id
@@ -60,6 +60,9 @@ class Daemon:
     exit_code: int = EXIT_OK
     stop: anyio.Event = field(default_factory=anyio.Event)
     notifier: systemd.Notifier = field(default_factory=systemd.Notifier)
+    liveness: health.Liveness = field(default_factory=health.Liveness)
+    _listener: http.Listener | None = None
+    _head_revision: str | None = None
 
     def used_targets(self) -> list[str]:
         return sorted({rule.target for rule in self.settings.rules})
@@ -81,6 +84,7 @@ class Daemon:
         settings = self.settings
         self.notifier.status("applying database migrations")
         revision = await anyio.to_thread.run_sync(db.upgrade_blocking, settings.database_url)
+        self._head_revision = db.head_revision()
         log.info("db.ready", revision=revision)
         repo = Repository.from_url(settings.database_url)
         async with AsyncExitStack() as stack:
@@ -102,8 +106,10 @@ class Daemon:
         return self.exit_code
 
     async def _start(self, ctx: Context) -> None:
-        if self.settings.metrics.port:
-            metrics.serve(self.settings.metrics.host, self.settings.metrics.port)
+        if self.settings.metrics.port:  # bound now: a port in use stops the start at once
+            app = http.build_app(functools.partial(self._ready, ctx))
+            self._listener = http.listen(app, self.settings.metrics.host,
+                                         self.settings.metrics.port)
         await ctx.repo.ensure_targets(self.used_targets())
         await ctx.repo.reap(gone_on(socket.gethostname()))
         log.info("daemon.started", owner=ctx.owner, drop=str(self.settings.drop.path),
@@ -138,6 +144,10 @@ class Daemon:
             workers_done = anyio.Event()
             main.start_soon(self._work, workers, workers_done)
             main.start_soon(self._announce, ctx, watcher)
+            main.start_soon(health.probe_idle_targets, ctx)
+            if self._listener is not None:
+                main.start_soon(self._listener.serve)
+            self.liveness.started = True
             await ctx.draining.wait()
             # Steps in flight get the grace period; then everything still running is cancelled.
             with anyio.move_on_after(settings.daemon.grace_seconds):
@@ -172,10 +182,17 @@ class Daemon:
             done.set()
 
     async def _watch_until_stop(self, watcher: Watcher, handoff: Handoff) -> None:
+        self.liveness.watcher_running = True
         try:
             await watcher.run(self.stop)
         finally:
+            self.liveness.watcher_running = False
             await handoff.aclose()
+
+    async def _ready(self, ctx: Context) -> health.Readiness:
+        """What /readyz answers: the database asked now, the rest as last seen."""
+        database = await health.database_check(ctx.repo.schema_revision, self._head_revision)
+        return health.readiness(self.liveness, database, health.target_checks(ctx.clients))
 
     async def _once_watch(self, watcher: Watcher, handoff: Handoff) -> None:
         """--once: the files present at start, each once it is complete; no events, no rescans.

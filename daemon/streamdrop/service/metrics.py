@@ -1,8 +1,8 @@
-"""Prometheus metrics of the daemon, served on `[metrics] port` when it is set (off by default)."""
+"""Prometheus metrics of the daemon, served at /metrics by `service.http` (`[metrics] port`)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 TASKS_FINISHED = Counter("streamdrop_tasks_finished_total",
                          "Tasks that reached a final state", ["target", "state"])
@@ -23,6 +23,6 @@ def uploaded(target: str, size: int) -> None:
     UPLOADED_BYTES.labels(target).inc(size)
 
 
-def serve(host: str, port: int) -> None:
-    """Serve /metrics in a background thread (prometheus_client's own server)."""
-    start_http_server(port, addr=host)
+def exposition() -> tuple[bytes, str]:
+    """The metrics in Prometheus's text format, and its content type."""
+    return generate_latest(), CONTENT_TYPE_LATEST

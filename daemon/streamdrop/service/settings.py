@@ -161,6 +161,8 @@ class DaemonSettings:
     # --once gives up on a task after this many failed tries (the API stayed unreachable).
     once_max_attempts: int = 5
     validation_cache_seconds: float = 300.0
+    # A target with no call for this long is probed (readiness stays fresh while idle).
+    target_probe_seconds: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

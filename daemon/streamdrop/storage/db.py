@@ -109,7 +109,7 @@ def migrations_dir() -> Path:
     raise FileNotFoundError("streamdrop's migrations are missing from this installation")
 
 
-def _alembic_config(connection: Connection) -> Any:
+def _alembic_config(connection: Connection | None) -> Any:
     from alembic.config import Config  # only upgrades need alembic
 
     config = Config()
@@ -186,3 +186,17 @@ def upgrade_blocking(url: str) -> str | None:
     """`upgrade` on an event loop of its own, for a worker thread: Alembic's work is
     blocking, and the caller's loop must keep answering (systemd's watchdog pings)."""
     return anyio.run(upgrade, url)
+
+
+def head_revision() -> str | None:
+    """The newest migration this installation has."""
+    from alembic.script import ScriptDirectory
+
+    config = _alembic_config(None)
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The migration the database is at (None: never migrated)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current_sync)

@@ -48,8 +48,10 @@ def _drop_order(task: TaskRow) -> tuple[float, str, int]:
 class InMemoryRepository:
     """Tasks, events, the outbox and targets in dicts; implements `TaskStore`."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 revision: str | None = None) -> None:
         self._clock = clock
+        self.revision = revision  # what schema_revision answers (memory has no migrations)
         self.tasks: dict[int, TaskRow] = {}
         self.events: list[EventRow] = []
         self.outbox: dict[int, OutboxRow] = {}
@@ -310,6 +312,10 @@ class InMemoryRepository:
         await anyio.lowlevel.checkpoint()
         done = [t for t in self.tasks.values() if t.finished_at is not None]
         return max(done, key=lambda t: (t.finished_at or 0.0, t.id), default=None)
+
+    async def schema_revision(self) -> str | None:
+        await anyio.lowlevel.checkpoint()
+        return self.revision
 
     async def list_targets(self) -> list[TargetRow]:
         await anyio.lowlevel.checkpoint()

@@ -130,6 +130,10 @@ class TaskStore(Protocol):
         """The task that reached a final state most recently."""
         ...
 
+    async def schema_revision(self) -> str | None:
+        """The migration the database is at (None: never migrated)."""
+        ...
+
     async def list_targets(self) -> list[TargetRow]: ...
 
     # -- operator actions

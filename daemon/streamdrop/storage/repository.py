@@ -62,6 +62,10 @@ class Repository:
     def from_url(cls, url: str, clock: Callable[[], float] = time.time) -> Repository:
         return cls(db.make_engine(url), clock)
 
+    async def schema_revision(self) -> str | None:
+        """The migration the database is at (health checks ask it)."""
+        return await db.current_revision(self.engine)
+
     async def close(self) -> None:
         await self.engine.dispose()
 

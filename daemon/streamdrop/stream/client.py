@@ -38,6 +38,7 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState
 
 from streamdrop import __version__, concurrency
+from streamdrop.stream.contact import Contact
 from streamdrop.stream.credentials import Credentials
 from streamdrop.stream.errors import (
     AuthenticationError,
@@ -76,6 +77,7 @@ def as_mode(value: str) -> Mode:
 
 # Stream's names for its endpoints (as in GET /rate_limits); budgets are kept per name.
 CREATE_IMPORT_URL = "CreateImportURL"
+GET_RATE_LIMITS = "GetRateLimits"
 UPLOAD = "Upload"  # the presigned PUT: not Stream's API, not rate limited
 CREATE_IMPORT = "CreateImport"
 GET_IMPORT = "GetImport"
@@ -492,6 +494,7 @@ class StreamClient:
     ) -> None:
         quiet_http_loggers()
         self.base_url = credentials.base_url
+        self.contact = Contact()  # what the latest calls showed (readiness reads it)
         self._policy = policy or RetryPolicy()
         self._limiter = limiter or RateLimiter(clock)
         self._clock = clock
@@ -710,6 +713,11 @@ class StreamClient:
 
     # ------------------------------------------------------------ built on the calls
 
+    async def probe(self) -> None:
+        """One cheap call (GetRateLimits, no retries) that refreshes `contact`."""
+        await self._call_once(GET_RATE_LIMITS, "GET", "/rate_limits",
+                              params={"server_side": "true"})
+
     async def find_import(self, path: str, *, search: int = RECONCILE_SEARCH) -> ImportTask | None:
         """The newest task importing `path`, among the `search` newest tasks."""
         page = min(search, 25)
@@ -806,7 +814,9 @@ class StreamClient:
             response = await self._http.request(method, url, params=params, content=content,
                                                 headers=headers)
         except httpx.TransportError as exc:
-            raise transport_error(exc, endpoint) from exc
+            error = transport_error(exc, endpoint)
+            self.contact.failed_to_connect(self._clock(), str(error))
+            raise error from exc
         self._limiter.observe(endpoint, response.headers)
         log.debug("stream.response", endpoint=endpoint, status=response.status_code,
                   ms=round((time.monotonic() - started) * 1000, 1))
@@ -815,7 +825,9 @@ class StreamClient:
                                         response.content, operation=endpoint, now=self._clock())
             if isinstance(error, RateLimitedError):
                 self._limiter.exhausted(endpoint, error.reset)
+            self.contact.answered(self._clock(), response.status_code, str(error))
             raise error
+        self.contact.succeeded(self._clock())
         return parse_json_body(response.content)
 
     async def _put(self, upload_url: str, path: Path, size: int) -> None:
