@@ -20,6 +20,7 @@ COMMAND_MODULES: dict[str, str] = {
     "run": "daemon",
     "demo": "daemon",
     "db": "daemon",
+    "check": "check",
     "status": "ops",
     "tasks": "ops",
     "show": "ops",

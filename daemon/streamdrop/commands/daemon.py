@@ -56,17 +56,15 @@ def _load(path: Path) -> Settings | None:
         return None
 
 
-def _check_credentials(config: Settings) -> bool:
-    from streamdrop.stream.errors import CredentialsError
+def _refusals(path: Path, config: Settings) -> bool:
+    """What `check --offline` rejects stops `run` too, with the same message (exit 2)."""
+    from streamdrop.service import check
 
-    for name in sorted({rule.target for rule in config.rules}):
-        try:
-            config.targets[name].credentials()
-        except CredentialsError as exc:
-            key = "stream" if name == "default" else f"targets.{name}"
-            print(f"streamdrop: configuration error: {key}: {exc}", file=sys.stderr)
-            return False
-    return True
+    refused = check.refusals(config)
+    for finding in refused:
+        print(f"streamdrop: configuration error in {path}: {finding.key}: {finding.message}",
+              file=sys.stderr)
+    return bool(refused)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -76,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from streamdrop.service import app
 
     config = _load(args.config)
-    if config is None or not _check_credentials(config):
+    if config is None or _refusals(args.config, config):
         return EXIT_CONFIG
     log.configure(config.log.level, config.log.format)
     # SIGHUP re-reads the configuration once the daemon listens for it; until then (start-up,

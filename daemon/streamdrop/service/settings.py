@@ -137,6 +137,7 @@ class DropSettings:
     settle_seconds: float = 2.0
     rescan_seconds: float = 60.0
     polling: bool = False
+    create: bool = False  # make the drop folder when it is missing (else: refuse to start)
 
 
 @dataclass(frozen=True, slots=True)

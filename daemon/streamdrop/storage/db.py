@@ -200,3 +200,13 @@ async def current_revision(engine: AsyncEngine) -> str | None:
     """The migration the database is at (None: never migrated)."""
     async with engine.connect() as conn:
         return await conn.run_sync(_current_sync)
+
+
+async def revision_of(url: str) -> str | None:
+    """`current_revision` of the database at `url`, creating nothing (check SQLite files
+    with `missing_database` first); raises what the driver raises when it is unreachable."""
+    engine = make_engine(url)
+    try:
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()

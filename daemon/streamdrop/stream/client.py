@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import random
 import re
+import socket
+import ssl
 import time
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -443,12 +446,49 @@ def upload_error(status: int, body: bytes) -> StreamError:
 
 def transport_error(exc: httpx.TransportError, operation: str) -> StreamError:
     """No answer at all: retryable, except a URL httpx cannot speak to."""
-    detail = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.UnsupportedProtocol):
-        return TerminalError(f"{operation}: {detail}")
+        return TerminalError(f"{operation}: {str(exc) or type(exc).__name__}")
+    return RetryableError(f"{operation}: {describe_transport_error(exc)}")
+
+
+def _where(exc: httpx.TransportError) -> str:
+    """host:port of the request that failed (never its path or query: tokens live there)."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an error raised outside a request
+        return "the server"
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    return f"{url.host}:{port}" if port else str(url.host)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def describe_transport_error(exc: httpx.TransportError) -> str:
+    """What went wrong and with which host, as an operator says it:
+    `connection refused to 127.0.0.1:9`, `DNS lookup failed for x.invalid:443`."""
+    where = _where(exc)
     if isinstance(exc, httpx.TimeoutException):
-        return RetryableError(f"{operation}: timed out ({type(exc).__name__})")
-    return RetryableError(f"{operation}: {type(exc).__name__}: {detail}")
+        return f"timed out talking to {where} ({type(exc).__name__})"
+    causes = list(_causes(exc))
+    for cause in reversed(causes):  # the deepest cause is the most precise
+        if isinstance(cause, socket.gaierror):
+            return f"DNS lookup failed for {where}: {cause.strerror or cause}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failure with {where}: {getattr(cause, 'reason', None) or cause}"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"connection refused to {where}"
+        if isinstance(cause, OSError) and cause.errno:
+            return f"{os.strerror(cause.errno).lower()} ({where})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"{where} closed the connection: {exc}"
+    return f"{type(exc).__name__} talking to {where}: {exc}"
 
 
 # ---------------------------------------------------------------------------- client
