@@ -7,18 +7,19 @@ they work while daemons run, from any machine that reaches the database.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streamdrop.commands import Subparsers
 
 if TYPE_CHECKING:  # the commands import lazily: a type is only a name here
     from streamdrop.service.settings import Settings
     from streamdrop.storage.protocol import TaskStore
-    from streamdrop.storage.rows import TaskRow
+    from streamdrop.storage.rows import DaemonRow, TaskRow
 
     Handler = Callable[[TaskStore, argparse.Namespace, Settings], Awaitable[int]]
 
@@ -125,8 +126,11 @@ async def cmd_status(repo: TaskStore, args: argparse.Namespace, _config: Setting
     counts = await repo.counts()
     oldest = await repo.oldest_unfinished()
     paused = [t.name for t in await repo.list_targets() if t.paused]
+    daemons = [daemon_json(d, repo.clock(), _config.daemon.lease_seconds)
+               for d in await repo.list_daemons()]
     result = {"counts": counts, "total": sum(counts.values()),
-              "oldest_unfinished": task_json(oldest) if oldest else None, "paused": paused}
+              "oldest_unfinished": task_json(oldest) if oldest else None, "paused": paused,
+              "daemons": daemons}
     if args.json:
         _print_json(result)
         return 0
@@ -138,7 +142,19 @@ async def cmd_status(repo: TaskStore, args: argparse.Namespace, _config: Setting
               f"{_iso(oldest.found_at)})")
     if paused:
         print("paused targets: " + ", ".join(paused))
+    for d in daemons:
+        print(f"daemon {d['host']} pid {d['pid']}: {d['status']}, started {_iso(d['started_at'])}, "
+              f"last heartbeat {_iso(d['heartbeat_at'])}, holds {d['holds']} task(s)")
     return 0
+
+
+def daemon_json(daemon: DaemonRow, now: float, lease_seconds: float) -> dict[str, Any]:
+    """A daemon as `status` shows it: running, stopped, or gone (silent too long)."""
+    from streamdrop.service.owners import is_silent
+
+    status = ("stopped" if daemon.stopped_at is not None
+              else "gone" if is_silent(daemon, now, lease_seconds) else "running")
+    return {**dataclasses.asdict(daemon), "status": status}
 
 
 async def cmd_tasks(repo: TaskStore, args: argparse.Namespace, _config: Settings,

@@ -101,6 +101,7 @@ class Daemon:
             finally:
                 with anyio.CancelScope(shield=True):
                     released = await repo.release_all(ctx.owner)
+                    await repo.daemon_stopped(ctx.owner)
                     log.info("daemon.stopped", released_leases=released,
                              exit_code=self.exit_code)
         return self.exit_code

@@ -88,6 +88,7 @@ class Context:
     clients: Mapping[str, StreamClient]
     owner: str
     clock: Callable[[], float] = time.time
+    started_at: float = field(default_factory=time.time)
     draining: anyio.Event = field(default_factory=anyio.Event)
     # Two wake-ups: `nudge` for the workers (a task to claim, a slot freed), `poll_nudge`
     # for the poller (an import to follow). Each wakes only those who care.

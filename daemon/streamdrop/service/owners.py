@@ -12,10 +12,25 @@ import socket
 import uuid
 from collections.abc import Callable
 
+from streamdrop import __version__
+from streamdrop.storage.rows import DaemonRow
+
 
 def owner_id() -> str:
     """`host:pid:random`: the reaper of this host can tell when the process is gone."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def registration(owner: str, started_at: float, now: float) -> DaemonRow:
+    """How this daemon (`owner`, running since `started_at`) signs in to the database."""
+    host, pid, _token = owner.split(":")
+    return DaemonRow(owner=owner, host=host, pid=int(pid), version=__version__,
+                     started_at=started_at, heartbeat_at=now, stopped_at=None)
+
+
+def is_silent(daemon: DaemonRow, now: float, lease_seconds: float) -> bool:
+    """Gone: no heartbeat for three lease periods (it renews leases at a quarter of one)."""
+    return daemon.stopped_at is None and now - daemon.heartbeat_at > 3 * lease_seconds
 
 
 def owner_pid(owner: str, host: str) -> int | None:

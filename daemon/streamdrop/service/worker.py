@@ -15,7 +15,7 @@ from streamdrop.log import task_context
 from streamdrop.service.context import Context
 from streamdrop.service.ending import fail, retry_later
 from streamdrop.service.handoff import Handoff
-from streamdrop.service.owners import gone_on
+from streamdrop.service.owners import gone_on, registration
 from streamdrop.service.steps import process, register
 from streamdrop.service.types import Found
 from streamdrop.service.watcher import Watcher
@@ -149,6 +149,7 @@ async def housekeeping(ctx: Context, *, adopt: bool = True) -> None:
 
 async def _keep_house(ctx: Context, host: str, *, adopt: bool) -> None:
     settings = ctx.settings.daemon
+    await ctx.repo.heartbeat(registration(ctx.owner, ctx.started_at, ctx.clock()))
     await ctx.repo.renew(ctx.owner, settings.lease_seconds)
     reaped = await ctx.repo.reap(gone_on(host))
     adopted = 0

@@ -20,6 +20,7 @@ import anyio
 
 from streamdrop.storage.protocol import Conflict, LeaseLost, NotFound, OwnerGone
 from streamdrop.storage.rows import (
+    DaemonRow,
     EventRow,
     Lease,
     NewTask,
@@ -56,6 +57,7 @@ class InMemoryRepository:
         self.events: list[EventRow] = []
         self.outbox: dict[int, OutboxRow] = {}
         self.targets: dict[str, TargetRow] = {}
+        self.daemons: dict[str, DaemonRow] = {}
         self._ids = itertools.count(1)
         self._event_ids = itertools.count(1)
         self._outbox_ids = itertools.count(1)
@@ -316,6 +318,28 @@ class InMemoryRepository:
     async def schema_revision(self) -> str | None:
         await anyio.lowlevel.checkpoint()
         return self.revision
+
+    async def heartbeat(self, daemon: DaemonRow) -> None:
+        await anyio.lowlevel.checkpoint()
+        known = self.daemons.get(daemon.owner)
+        self.daemons[daemon.owner] = (
+            dataclasses.replace(known, heartbeat_at=daemon.heartbeat_at, stopped_at=None)
+            if known is not None else daemon)
+
+    async def daemon_stopped(self, owner: str) -> None:
+        await anyio.lowlevel.checkpoint()
+        if (known := self.daemons.get(owner)) is not None:
+            self.daemons[owner] = dataclasses.replace(known, stopped_at=self.clock())
+
+    async def list_daemons(self) -> list[DaemonRow]:
+        await anyio.lowlevel.checkpoint()
+        holds: dict[str, int] = {}
+        for task in self.tasks.values():
+            if task.lease_owner is not None:
+                holds[task.lease_owner] = holds.get(task.lease_owner, 0) + 1
+        rows = [dataclasses.replace(d, holds=holds.get(d.owner, 0))
+                for d in self.daemons.values()]
+        return sorted(rows, key=lambda d: d.started_at, reverse=True)
 
     async def list_targets(self) -> list[TargetRow]:
         await anyio.lowlevel.checkpoint()

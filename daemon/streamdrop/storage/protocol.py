@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, Unpack
 
 from streamdrop.storage.rows import (
+    DaemonRow,
     EventRow,
     Lease,
     NewTask,
@@ -135,6 +136,17 @@ class TaskStore(Protocol):
         ...
 
     async def list_targets(self) -> list[TargetRow]: ...
+
+    # -- the daemons sharing this store
+    async def heartbeat(self, daemon: DaemonRow) -> None:
+        """Register `daemon`, or note that it is still alive (its `heartbeat_at`)."""
+        ...
+
+    async def daemon_stopped(self, owner: str) -> None: ...
+
+    async def list_daemons(self) -> list[DaemonRow]:
+        """Every daemon that registered, newest first, with how many tasks each holds."""
+        ...
 
     # -- operator actions
     async def retry(self, task_id: int, source_path: str) -> TaskRow:

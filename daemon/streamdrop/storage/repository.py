@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from streamdrop.storage import db
 from streamdrop.storage.protocol import Conflict, LeaseLost, NotFound, OwnerGone
 from streamdrop.storage.rows import (
+    DaemonRow,
     EventRow,
     Lease,
     NewTask,
@@ -32,7 +33,7 @@ from streamdrop.storage.rows import (
     TaskRow,
 )
 from streamdrop.storage.states import ACTIVE_STATES, FINAL_STATES, State, check_move, is_final
-from streamdrop.storage.tables import events, outbox, targets, tasks
+from streamdrop.storage.tables import daemons, events, outbox, targets, tasks
 
 
 def _task(row: Any) -> TaskRow:
@@ -421,6 +422,34 @@ class Repository:
         async with self._read() as conn:
             row = (await conn.execute(query)).first()
             return _task(row) if row is not None else None
+
+    # -- the daemons sharing this database -----------------------------------------
+
+    async def heartbeat(self, daemon: DaemonRow) -> None:
+        """Register `daemon`, or note that it is still alive (`heartbeat_at`)."""
+        async with self._write() as conn:
+            updated = await conn.execute(
+                update(daemons).where(daemons.c.owner == daemon.owner)
+                .values(heartbeat_at=daemon.heartbeat_at, stopped_at=None))
+            if not updated.rowcount:
+                values = {c.name: getattr(daemon, c.name) for c in daemons.columns}
+                await conn.execute(insert(daemons).values(**values))
+
+    async def daemon_stopped(self, owner: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(update(daemons).where(daemons.c.owner == owner)
+                               .values(stopped_at=self.clock()))
+
+    async def list_daemons(self) -> list[DaemonRow]:
+        """Every daemon that registered, newest first, with how many tasks each holds."""
+        held = (select(tasks.c.lease_owner, func.count().label("holds"))
+                .where(tasks.c.lease_owner.is_not(None)).group_by(tasks.c.lease_owner)
+                .subquery())
+        query = (select(daemons, func.coalesce(held.c.holds, 0).label("holds"))
+                 .outerjoin(held, held.c.lease_owner == daemons.c.owner)
+                 .order_by(daemons.c.started_at.desc()))
+        async with self._read() as conn:
+            return _rows(DaemonRow, await conn.execute(query))
 
     async def list_targets(self) -> list[TargetRow]:
         async with self._read() as conn:

@@ -118,6 +118,20 @@ class TargetRow:
     updated_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class DaemonRow:
+    """A daemon as it registered itself, and how many tasks it holds now."""
+
+    owner: str
+    host: str
+    pid: int
+    version: str
+    started_at: float
+    heartbeat_at: float
+    stopped_at: float | None
+    holds: int = 0
+
+
 class TaskChanges(TypedDict, total=False):
     """The columns a lease holder may write with `TaskStore.advance` (all optional)."""
 

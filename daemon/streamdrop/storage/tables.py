@@ -121,7 +121,22 @@ class Target(Base):
     updated_at: Mapped[float] = mapped_column(Double)
 
 
+class Daemon(Base):
+    """A daemon that uses this database, with its heartbeat (for `streamdrop status`)."""
+
+    __tablename__ = "daemons"
+
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(50))
+    started_at: Mapped[float] = mapped_column(Double)
+    heartbeat_at: Mapped[float] = mapped_column(Double)
+    stopped_at: Mapped[float | None] = mapped_column(Double)
+
+
 tasks = cast(Table, Task.__table__)
 events = cast(Table, Event.__table__)
 outbox = cast(Table, Outbox.__table__)
 targets = cast(Table, Target.__table__)
+daemons = cast(Table, Daemon.__table__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable
@@ -103,3 +104,23 @@ def test_refused_credentials_make_it_unready_naming_them(tmp_path: Path,
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
+
+
+def test_status_lists_each_daemon_running_then_stopped(tmp_path: Path,
+                                                       emulator: EmulatorHandle) -> None:
+    port = free_port()
+    setup = health_setup(tmp_path, emulator, port)
+    daemon = setup.start()
+    try:
+        wait_for(lambda: readiness(port, True), "ready")
+        status = json.loads(setup.command("status", "--json").stdout)
+        (me,) = status["daemons"]
+        assert (me["pid"], me["status"], me["holds"]) == (daemon.pid, "running", 0)
+        assert me["heartbeat_at"] >= me["started_at"]
+    finally:
+        daemon.terminate()
+        assert daemon.wait(timeout=30) == 0
+    (me,) = json.loads(setup.command("status", "--json").stdout)["daemons"]
+    assert me["status"] == "stopped"
+    text = setup.command("status").stdout
+    assert f"pid {daemon.pid}: stopped" in text

@@ -340,3 +340,28 @@ async def test_the_last_finished_task_is_the_latest_to_reach_a_final_state(
     assert last is not None
     assert (last.id, last.finished_at) == (first.id, clock.time())
     assert second.id != first.id
+
+
+async def test_daemons_register_beat_and_stop_with_what_they_hold(store: TaskStore,
+                                                                 clock: FakeClock) -> None:
+    from streamdrop.service.owners import is_silent, registration
+
+    started = clock.time()
+    await store.heartbeat(registration(OWNER, started, started))
+    clock.advance(10)
+    await store.heartbeat(registration(OTHER, clock.time(), clock.time()))
+    await claimed(store, "held.json", owner=OWNER)
+    clock.advance(5)
+    await store.heartbeat(registration(OWNER, started, clock.time()))  # a beat, not a new row
+    rows = await store.list_daemons()
+    assert [(d.owner, d.host, d.holds) for d in rows] == [(OTHER, "otherhost", 0),
+                                                          (OWNER, "testhost", 1)]
+    mine = rows[1]
+    assert (mine.started_at, mine.heartbeat_at, mine.pid) == (started, started + 15, os.getpid())
+    clock.advance(100)
+    assert is_silent(rows[0], clock.time(), lease_seconds=30)
+    assert not is_silent(rows[0], clock.time(), lease_seconds=60)
+    await store.daemon_stopped(OTHER)
+    stopped = (await store.list_daemons())[0]
+    assert stopped.stopped_at == clock.time()
+    assert not is_silent(stopped, clock.time(), lease_seconds=30)  # stopped, not gone
