@@ -1,0 +1,490 @@
+"""Split a chat file on disk into JSON Lines parts (or convert it whole), with a manifest.
+
+Two reads of the source. The first feeds each item's kind, size and ties
+to the planner (`split.py`), which assigns every item to a part. The second
+writes each item's original bytes, unchanged, to its part: a JSON Lines line
+as it was, an array item as `{"type": ..., "data": <its object's bytes>}`.
+Each part is first written as one temporary segment per kind (a part must
+list the kinds in Stream's order; an array file need not), then the segments
+are joined into `<stem>.part-NNNN.jsonl` and hashed, and the manifest
+`<stem>.parts.json` is written last, atomically: a manifest means the parts
+are complete. The source's SHA-256 is taken on a second thread meanwhile.
+
+The file is expected to be valid (the daemon validates it whole first; run
+`streamdrop validate` before `split`): anything that is not well-formed chat
+is refused with its place, never split. An array item's bytes lose only their
+line breaks (whitespace outside strings; a JSON Lines line cannot hold one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, BinaryIO, Final
+
+import msgspec
+import orjson
+
+from streamdrop.validation.chat_envelope import ITEM_ORDER, JSONL_TYPE_NAMES
+from streamdrop.validation.model import Format, Problem
+from streamdrop.validation.reader import ArrayReader, Locate
+from streamdrop.validation.run import SNIFF_BYTES, detect_format
+from streamdrop.validation.split import (
+    DEFAULT_MAX_PART_BYTES,
+    KIND_CODES,
+    MAX_PART_BYTES,
+    PartPlanner,
+    SplitRefused,
+)
+
+__all__ = ["DEFAULT_MAX_PART_BYTES", "Manifest", "SplitRefused", "convert_path", "split_path"]
+
+READ_SIZE: Final = 8 * 1024 * 1024
+SEGMENT_BUFFER: Final = 1024 * 1024
+# Segments inside a part: the kinds in Stream's order, replies that came
+# before their thread's parent right after the messages.
+_LATE: Final = len(ITEM_ORDER)
+SEGMENT_ORDER: Final = (*range(KIND_CODES["reaction"]), _LATE, KIND_CODES["reaction"])
+_MESSAGE: Final = KIND_CODES["message"]
+
+
+class _Ties(msgspec.Struct, gc=False):
+    """The fields of an item that decide where it may go; everything else is skipped."""
+
+    id: str | None = None
+    type: str | None = None
+    channel_type: str | None = None
+    channel_id: str | None = None
+    member_ids: list[str] | None = None
+    channel_member_ids: list[str] | None = None
+    parent_id: str | None = None
+
+
+class _Line(msgspec.Struct, gc=False):
+    type: str
+    data: _Ties
+
+
+class _Element(msgspec.Struct, gc=False):
+    type: str
+    item: msgspec.Raw
+
+
+_LINE: Final = msgspec.json.Decoder(_Line)
+_TIES: Final = msgspec.json.Decoder(_Ties)
+_ELEMENT: Final = msgspec.json.Decoder(_Element)
+_ELEMENTS: Final = msgspec.json.Decoder(list[_Element])
+_ARRAY_KINDS: Final = {kind: kind for kind in ITEM_ORDER if kind != "future_channel_ban"}
+
+
+@dataclass(slots=True)
+class PartFile:
+    name: str
+    sha256: str
+    bytes: int
+    items: dict[str, int]
+
+
+@dataclass(slots=True)
+class Manifest:
+    """What `<stem>.parts.json` says: the source and its parts, in import order."""
+
+    source: str
+    source_sha256: str
+    source_format: Format
+    source_bytes: int
+    max_bytes: int
+    parts: list[PartFile] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": {"name": self.source, "sha256": self.source_sha256,
+                       "format": self.source_format, "bytes": self.source_bytes},
+            "max_bytes": self.max_bytes,
+            "parts": [{"name": p.name, "sha256": p.sha256, "bytes": p.bytes,
+                       "items": p.items} for p in self.parts],
+        }
+
+
+def manifest_name(source: Path) -> str:
+    return f"{source.stem}.parts.json"
+
+
+def part_name(source: Path, number: int) -> str:
+    return f"{source.stem}.part-{number:04d}.jsonl"
+
+
+# -- reading: each item's kind, ties and bytes ----------------------------------------
+
+# (item number, kind, ties, the JSON Lines line to write)
+OnItem = Callable[[int, str, _Ties | None, bytes], None]
+
+
+class _Lines:
+    """The items of a chat JSON Lines file, each with its line's bytes."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.where = (1, 0)
+
+    def lines(self) -> Iterator[tuple[int, int, bytes]]:
+        """(line number, offset, bytes without the newline) of each non-blank line."""
+        rest, line, offset = b"", 1, 0
+        while chunk := self.file.read(READ_SIZE):
+            data = rest + chunk
+            if offset == 0 and data.startswith(b"\xef\xbb\xbf"):
+                data, offset = data[3:], 3
+            pieces = data.split(b"\n")
+            rest = pieces.pop()
+            for raw in pieces:
+                if raw.strip():
+                    yield line, offset, raw
+                line += 1
+                offset += len(raw) + 1
+        if rest.strip():
+            yield line, offset, rest
+
+    def read(self, on_item: OnItem, kinds: array[int] | None = None) -> None:
+        """Decode each line's kind and ties, or take the kinds known (`kinds`) and no ties."""
+        item = 0
+        for line, offset, raw in self.lines():
+            self.where = (line, offset)
+            if kinds is not None:
+                on_item(item, ITEM_ORDER[kinds[item]], None, raw + b"\n")
+                item += 1
+                continue
+            try:
+                decoded = _LINE.decode(raw)
+            except msgspec.DecodeError as exc:
+                raise _refusal(f"line {line} (byte {offset}) is not a chat item: {exc}",
+                               item) from None
+            kind = JSONL_TYPE_NAMES.get(decoded.type)
+            if kind is None:
+                raise _refusal(f"line {line} (byte {offset}) has unknown type "
+                               f"{decoded.type!r}", item)
+            on_item(item, kind, decoded.data, raw + b"\n")
+            item += 1
+
+    def location(self) -> tuple[int, int]:
+        """(line, offset) of the item being handed over."""
+        return self.where
+
+
+class _Array:
+    """The items of a chat JSON array, each converted to its JSON Lines line.
+
+    Goes through the validator's reader: regions of items arrive as bytes;
+    items read one by one arrive decoded, with where they start, so their
+    bytes are read back from the file up to where the next item starts.
+    """
+
+    def __init__(self, file: BinaryIO, size: int) -> None:
+        self.file = file
+        self.size = size
+        self.with_ties = True
+        self.on_item: OnItem = _ignore
+        self.pending: tuple[int, int] | None = None  # (item number, offset) read one by one
+        self.locate: Locate = lambda _: (1, 0)
+        self.where_pending = (1, 0)
+        self.current = 0  # position in what `locate` covers of the item being handed over
+
+    def read(self, on_item: OnItem, kinds: array[int] | None = None) -> None:
+        """Hand over each item, with its ties unless the kinds are known (`kinds`)."""
+        self.on_item = on_item
+        self.with_ties = kinds is None
+        ArrayReader(self.file, self._region, self._items, self._error).read()
+        self._flush(self.size)
+
+    def _region(self, first: int, region: bytes, locate: Locate) -> int:
+        elements = _ELEMENTS.decode(b"[" + region + b"]")  # raises before doing anything
+        if self.pending is not None:
+            self._flush(locate(0)[1])
+        self.locate = locate
+        for k, element in enumerate(elements):
+            self.current = k
+            self._emit(first + k, element)
+        return len(elements)
+
+    def location(self) -> tuple[int, int]:
+        """(line, offset) of the item being handed over."""
+        return self.locate(self.current)
+
+    def _items(self, first: int, values: list[Any], locate: Locate) -> None:
+        for k in range(len(values)):
+            offset = locate(k)[1]
+            self._flush(offset)
+            self.pending = (first + k, offset)
+            self.where_pending = locate(k)
+
+    def _flush(self, end: int) -> None:
+        if self.pending is None:
+            return
+        number, start = self.pending
+        self.pending = None
+        self.locate, self.current = _fixed(self.where_pending), 0
+        raw = os.pread(self.file.fileno(), end - start, start).rstrip(b" \t\r\n,]")
+        try:
+            element = _ELEMENT.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise _refusal(f"item {number} (byte {start}) is not a chat item: {exc}",
+                           number) from None
+        self._emit(number, element)
+
+    def _emit(self, number: int, element: _Element) -> None:
+        kind = _ARRAY_KINDS.get(element.type)
+        if kind is None:
+            raise _refusal(f"item {number} has unknown type {element.type!r}", number)
+        body = bytes(element.item)
+        if body[:1] != b"{":
+            raise _refusal(f"item {number} ({kind}) has no object in \"item\"", number)
+        if b"\n" in body or b"\r" in body:  # pretty-printed: line breaks are only whitespace
+            body = body.translate(None, b"\r\n")
+        ties = _TIES.decode(body) if self.with_ties else None
+        self.on_item(number, kind, ties,
+                     b'{"type":' + orjson.dumps(element.type) + b',"data":' + body + b"}\n")
+
+    def _error(self, problem: Problem) -> None:
+        raise _refusal(f"{problem.message} (line {problem.line}, byte {problem.offset})",
+                       problem.item)
+
+
+def _fixed(where: tuple[int, int]) -> Locate:
+    return lambda _: where
+
+
+def _ignore(*_: Any) -> None:
+    return None
+
+
+def _refusal(message: str, item: int | None) -> SplitRefused:
+    return SplitRefused(f"not a well-formed chat file: {message}; run `streamdrop validate`",
+                        item)
+
+
+def _source(file: BinaryIO, size: int, fmt: Format) -> _Lines | _Array:
+    file.seek(0)
+    return _Array(file, size) if fmt == "chat" else _Lines(file)
+
+
+# -- the two passes -----------------------------------------------------------------
+
+
+def _plan(file: BinaryIO, size: int, fmt: Format, planner: PartPlanner) -> None:
+    source = _source(file, size, fmt)
+
+    def on_item(_: int, kind: str, ties: _Ties | None, line: bytes) -> None:
+        assert ties is not None
+        try:
+            _feed(planner, kind, ties, len(line))
+        except SplitRefused as refusal:
+            raise _located(refusal, source.location()) from None
+
+    source.read(on_item)
+
+
+def _located(refusal: SplitRefused, where: tuple[int, int]) -> SplitRefused:
+    line, offset = where
+    return SplitRefused(f"{refusal} (line {line}, byte {offset})", refusal.item)
+
+
+class _Found(Exception):
+    def __init__(self, where: tuple[int, int]) -> None:
+        self.where = where
+
+
+def _location_of(file: BinaryIO, size: int, fmt: Format, wanted: int) -> tuple[int, int]:
+    """Where item `wanted` is: read again, for a refusal found after reading."""
+    source = _source(file, size, fmt)
+
+    def on_item(number: int, *_: Any) -> None:
+        if number == wanted:
+            raise _Found(source.location())
+
+    try:
+        source.read(on_item)
+    except _Found as found:
+        return found.where
+    return (0, 0)
+
+
+def _feed(planner: PartPlanner, kind: str, ties: _Ties, length: int) -> None:
+        if kind == "channel":
+            planner.channel(length, ties.type or "", ties.id or "", ties.member_ids or [])
+        elif kind == "member":
+            planner.member(length, ties.channel_type or "", ties.channel_id or "",
+                           ties.channel_member_ids or [])
+        elif kind == "message":
+            planner.message(length, ties.id or "", ties.parent_id or "")
+        else:
+            planner.add(kind, length)
+
+
+class _Segments:
+    """One temporary file per (part, segment), opened when first written."""
+
+    def __init__(self, folder: Path, stem: str) -> None:
+        self.folder = folder
+        self.stem = stem
+        self.open: dict[tuple[int, int], IO[bytes]] = {}
+
+    def path(self, part: int, segment: int) -> Path:
+        return self.folder / f".{self.stem}.part-{part + 1:04d}.{segment}.tmp"
+
+    def write(self, part: int, segment: int, data: bytes) -> None:
+        out = self.open.get((part, segment))
+        if out is None:
+            out = self.open[(part, segment)] = self.path(part, segment).open(
+                "wb", buffering=SEGMENT_BUFFER)
+        out.write(data)
+
+    def close(self) -> None:
+        for out in self.open.values():
+            out.close()
+
+    def join(self, part: int, target: Path) -> tuple[str, int]:
+        """Concatenate a part's segments into `target`; return its sha256 and size."""
+        digest = hashlib.sha256()
+        written = 0
+        with target.open("wb") as out:
+            for segment in SEGMENT_ORDER:
+                if (part, segment) not in self.open:
+                    continue
+                path = self.path(part, segment)
+                with path.open("rb") as piece:
+                    while block := piece.read(READ_SIZE):
+                        digest.update(block)
+                        out.write(block)
+                        written += len(block)
+                path.unlink()
+            out.flush()
+            os.fsync(out.fileno())
+        return digest.hexdigest(), written
+
+    def discard(self) -> None:
+        self.close()
+        for part, segment in self.open:
+            self.path(part, segment).unlink(missing_ok=True)
+
+
+def _write(file: BinaryIO, size: int, fmt: Format, planner: PartPlanner,
+           segments: _Segments) -> None:
+    part_of = planner.part_of
+    kinds = planner.kinds
+    forward = planner.forward_parents
+    seen: set[str] = set()
+
+    def on_item(number: int, _: str, ties: _Ties | None, line: bytes) -> None:
+        code = kinds[number]
+        segment = code
+        if forward and code == _MESSAGE:
+            ties = ties or _ties_of_line(line)
+            if ties.id in forward:
+                seen.add(ties.id)
+            elif ties.parent_id in forward and ties.parent_id not in seen:
+                segment = _LATE  # written after its parent, which comes later in the file
+        segments.write(part_of[number], segment, line)
+
+    _source(file, size, fmt).read(on_item, kinds)
+
+
+def _ties_of_line(line: bytes) -> _Ties:
+    """A converted or original line's ties (its `data`)."""
+    return _LINE.decode(line).data
+
+
+# -- the commands' entry points --------------------------------------------------------
+
+
+def _format_of(file: BinaryIO) -> Format:
+    head = file.read(SNIFF_BYTES)
+    file.seek(0)
+    fmt = detect_format(head)
+    if fmt not in ("chat", "chat-jsonl"):
+        raise SplitRefused("only chat files (a JSON array or JSON Lines) can be split"
+                           if fmt == "feeds" else "not a chat import file")
+    return fmt
+
+
+def _hash_in_background(path: Path) -> tuple[threading.Thread, list[str]]:
+    result: list[str] = []
+
+    def run() -> None:
+        with path.open("rb") as file:
+            result.append(hashlib.file_digest(file, "sha256").hexdigest())
+
+    thread = threading.Thread(target=run, name="sha256", daemon=True)
+    thread.start()
+    return thread, result
+
+
+def _split(source: Path, out_dir: Path, max_bytes: int,
+           name_part: Callable[[int], Path], *, single: bool = False) -> Manifest:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    hasher, digest = _hash_in_background(source)
+    planner = PartPlanner(max_bytes)
+    with source.open("rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        fmt = _format_of(file)
+        _plan(file, size, fmt, planner)
+        try:
+            plans = planner.plan()
+        except SplitRefused as refusal:
+            if refusal.item is None:
+                raise
+            raise _located(refusal, _location_of(file, size, fmt, refusal.item)) from None
+        if single and len(plans) > 1:
+            raise SplitRefused(f"the file is too big for one JSON Lines file of at most "
+                               f"{max_bytes:,} bytes: split it instead")
+        segments = _Segments(out_dir, source.stem)
+        try:
+            _write(file, size, fmt, planner, segments)
+            segments.close()
+            parts = []
+            for index, plan in enumerate(plans):
+                target = name_part(plan.number)
+                sha, written = segments.join(index, target)
+                parts.append(PartFile(target.name, sha, written, _ordered(plan.items)))
+        finally:
+            segments.discard()
+    hasher.join()
+    return Manifest(source.name, digest[0], fmt, size, max_bytes, parts)
+
+
+def _ordered(counts: dict[str, int]) -> dict[str, int]:
+    return {kind: counts[kind] for kind in ITEM_ORDER if counts.get(kind)}
+
+
+def split_path(source: Path, out_dir: Path,
+               max_bytes: int = DEFAULT_MAX_PART_BYTES) -> Manifest:
+    """Split `source` into parts of at most `max_bytes` in `out_dir`; write the manifest.
+
+    Raises SplitRefused (with the item at fault) and OSError.
+    """
+    manifest = _split(source, out_dir, max_bytes, lambda n: out_dir / part_name(source, n))
+    target = out_dir / manifest_name(source)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_bytes(orjson.dumps(manifest.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    temporary.replace(target)
+    return manifest
+
+
+def convert_path(source: Path, target: Path) -> Manifest:
+    """Write `source` (a chat array or JSON Lines file) as one JSON Lines file `target`.
+
+    Written under a temporary name and renamed: `target` is whole or absent.
+    """
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        manifest = _split(source, target.parent, MAX_PART_BYTES, lambda _: temporary,
+                          single=True)
+        temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    for part in manifest.parts:
+        part.name = target.name
+    return manifest
