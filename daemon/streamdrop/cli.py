@@ -12,6 +12,8 @@ from streamdrop import __version__
 # command name -> module under streamdrop.commands that registers it.
 COMMAND_MODULES: dict[str, str] = {
     "validate": "validate",
+    "split": "split",
+    "convert": "split",
     "upload-import": "imports",
     "get-import": "imports",
     "list-imports": "imports",
