@@ -79,7 +79,9 @@ _LINE: Final = msgspec.json.Decoder(_Line)
 _TIES: Final = msgspec.json.Decoder(_Ties)
 _ELEMENT: Final = msgspec.json.Decoder(_Element)
 _ELEMENTS: Final = msgspec.json.Decoder(list[_Element])
-_ARRAY_KINDS: Final = {kind: kind for kind in ITEM_ORDER if kind != "future_channel_ban"}
+# An array item's kind -> the start of its JSON Lines line.
+_PREFIXES: Final = {kind: b'{"type":"' + kind.encode() + b'","data":'
+                    for kind in ITEM_ORDER if kind != "future_channel_ban"}
 
 
 @dataclass(slots=True)
@@ -121,8 +123,9 @@ def part_name(source: Path, number: int) -> str:
 
 # -- reading: each item's kind, ties and bytes ----------------------------------------
 
-# (item number, kind, ties, the JSON Lines line to write)
-OnItem = Callable[[int, str, _Ties | None, bytes], None]
+# (item number, kind, ties, the JSON Lines line to write or b"" when planning an array's
+# items, the line's size)
+OnItem = Callable[[int, str, _Ties | None, bytes, int], None]
 
 
 class _Lines:
@@ -155,7 +158,7 @@ class _Lines:
         for line, offset, raw in self.lines():
             self.where = (line, offset)
             if kinds is not None:
-                on_item(item, ITEM_ORDER[kinds[item]], None, raw + b"\n")
+                on_item(item, ITEM_ORDER[kinds[item]], None, raw + b"\n", 0)
                 item += 1
                 continue
             try:
@@ -167,7 +170,7 @@ class _Lines:
             if kind is None:
                 raise _refusal(f"line {line} (byte {offset}) has unknown type "
                                f"{decoded.type!r}", item)
-            on_item(item, kind, decoded.data, raw + b"\n")
+            on_item(item, kind, decoded.data, raw, len(raw) + 1)
             item += 1
 
     def location(self) -> tuple[int, int]:
@@ -191,6 +194,7 @@ class _Array:
         self.pending: tuple[int, int] | None = None  # (item number, offset) read one by one
         self.locate: Locate = lambda _: (1, 0)
         self.where_pending = (1, 0)
+        self.pretty = True  # whether items may hold line breaks
         self.current = 0  # position in what `locate` covers of the item being handed over
 
     def read(self, on_item: OnItem, kinds: array[int] | None = None) -> None:
@@ -205,6 +209,8 @@ class _Array:
         if self.pending is not None:
             self._flush(locate(0)[1])
         self.locate = locate
+        # Separators hold len - 1 line breaks: any more are inside items (pretty-printed).
+        self.pretty = region.count(b"\n") + region.count(b"\r") >= len(elements)
         for k, element in enumerate(elements):
             self.current = k
             self._emit(first + k, element)
@@ -227,6 +233,7 @@ class _Array:
         number, start = self.pending
         self.pending = None
         self.locate, self.current = _fixed(self.where_pending), 0
+        self.pretty = True
         raw = os.pread(self.file.fileno(), end - start, start).rstrip(b" \t\r\n,]")
         try:
             element = _ELEMENT.decode(raw)
@@ -236,17 +243,24 @@ class _Array:
         self._emit(number, element)
 
     def _emit(self, number: int, element: _Element) -> None:
-        kind = _ARRAY_KINDS.get(element.type)
-        if kind is None:
+        """Planning: the item's ties and its line's size; writing: its line."""
+        prefix = _PREFIXES.get(element.type)
+        if prefix is None:
             raise _refusal(f"item {number} has unknown type {element.type!r}", number)
-        body = bytes(element.item)
-        if body[:1] != b"{":
-            raise _refusal(f"item {number} ({kind}) has no object in \"item\"", number)
-        if b"\n" in body or b"\r" in body:  # pretty-printed: line breaks are only whitespace
-            body = body.translate(None, b"\r\n")
-        ties = _TIES.decode(body) if self.with_ties else None
-        self.on_item(number, kind, ties,
-                     b'{"type":' + orjson.dumps(element.type) + b',"data":' + body + b"}\n")
+        raw = element.item
+        if memoryview(raw)[0] != 0x7B:  # "{"
+            raise _refusal(f"item {number} ({element.type}) has no object in \"item\"", number)
+        if self.with_ties:
+            size = len(prefix) + len(raw) + 2
+            if self.pretty:
+                body = memoryview(raw).tobytes()
+                size -= body.count(b"\n") + body.count(b"\r")
+            self.on_item(number, element.type, _TIES.decode(raw), b"", size)
+            return
+        body = bytes(raw)
+        if self.pretty and (b"\n" in body or b"\r" in body):
+            body = body.translate(None, b"\r\n")  # whitespace: a line cannot hold it
+        self.on_item(number, element.type, None, prefix + body + b"}\n", 0)
 
     def _error(self, problem: Problem) -> None:
         raise _refusal(f"{problem.message} (line {problem.line}, byte {problem.offset})",
@@ -277,10 +291,10 @@ def _source(file: BinaryIO, size: int, fmt: Format) -> _Lines | _Array:
 def _plan(file: BinaryIO, size: int, fmt: Format, planner: PartPlanner) -> None:
     source = _source(file, size, fmt)
 
-    def on_item(_: int, kind: str, ties: _Ties | None, line: bytes) -> None:
+    def on_item(_: int, kind: str, ties: _Ties | None, __: bytes, size: int) -> None:
         assert ties is not None
         try:
-            _feed(planner, kind, ties, len(line))
+            _feed(planner, kind, ties, size)
         except SplitRefused as refusal:
             raise _located(refusal, source.location()) from None
 
@@ -347,22 +361,26 @@ class _Segments:
             out.close()
 
     def join(self, part: int, target: Path) -> tuple[str, int]:
-        """Concatenate a part's segments into `target`; return its sha256 and size."""
+        """Concatenate a part's segments into `target`; return its sha256 and size.
+
+        Not fsynced: whoever imports a part checks it against the manifest's hash.
+        """
+        pieces = [self.path(part, segment) for segment in SEGMENT_ORDER
+                  if (part, segment) in self.open]
+        if len(pieces) == 1:  # most parts hold one kind: no copy
+            pieces[0].replace(target)
+            with target.open("rb") as done:
+                return hashlib.file_digest(done, "sha256").hexdigest(), target.stat().st_size
         digest = hashlib.sha256()
         written = 0
         with target.open("wb") as out:
-            for segment in SEGMENT_ORDER:
-                if (part, segment) not in self.open:
-                    continue
-                path = self.path(part, segment)
+            for path in pieces:
                 with path.open("rb") as piece:
                     while block := piece.read(READ_SIZE):
                         digest.update(block)
                         out.write(block)
                         written += len(block)
                 path.unlink()
-            out.flush()
-            os.fsync(out.fileno())
         return digest.hexdigest(), written
 
     def discard(self) -> None:
@@ -378,7 +396,7 @@ def _write(file: BinaryIO, size: int, fmt: Format, planner: PartPlanner,
     forward = planner.forward_parents
     seen: set[str] = set()
 
-    def on_item(number: int, _: str, ties: _Ties | None, line: bytes) -> None:
+    def on_item(number: int, _: str, ties: _Ties | None, line: bytes, __: int) -> None:
         code = kinds[number]
         segment = code
         if forward and code == _MESSAGE:

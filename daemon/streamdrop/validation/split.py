@@ -22,7 +22,9 @@ the file's reading and writing are `parts.py`.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Final
 
 from streamdrop.validation.chat_envelope import ITEM_ORDER
@@ -161,6 +163,9 @@ class PartPlanner:
 
     def _pack_channels(self, packer: _Packer) -> None:
         units = {unit.channel: unit for unit in self._unit_list if unit.channel >= 0}
+        if not units:
+            packer.run("channel", self._items[_CHANNEL], self._sizes[_CHANNEL])
+            return
         for item, size in zip(self._items[_CHANNEL], self._sizes[_CHANNEL], strict=True):
             unit = units.get(item)
             if unit is None:
@@ -174,6 +179,9 @@ class PartPlanner:
 
     def _pack_members(self, packer: _Packer) -> None:
         units = self._unit_list
+        if not any(unit.part >= 0 for unit in units):
+            packer.run("member", self._items[_MEMBER], self._sizes[_MEMBER])
+            return
         for item, size, number in zip(self._items[_MEMBER], self._sizes[_MEMBER],
                                       self._member_units, strict=True):
             part = units[number].part if number >= 0 else -1
@@ -185,6 +193,9 @@ class PartPlanner:
 
     def _pack_messages(self, packer: _Packer) -> None:
         hoist = self._hoist
+        if not hoist:
+            packer.run("message", self._items[_MESSAGE], self._sizes[_MESSAGE])
+            return
         hoisted = set(hoist.values())
         sizes = {item: size for item, size in zip(self._items[_MESSAGE], self._sizes[_MESSAGE],
                                                    strict=True) if item in hoisted}
@@ -224,6 +235,28 @@ class _Packer:
         items[kind] = items.get(kind, 0) + count
 
     def run(self, kind: str, items: array[int], sizes: array[int]) -> None:
-        place = self.place
-        for item, size in zip(items, sizes, strict=True):
-            place(item, kind, size)
+        """`place` each item in turn, a part's worth at a time (cut points by bisection)."""
+        sums = list(accumulate(sizes))
+        start, before = 0, 0  # first item not placed; bytes of the items before it
+        while start < len(sums):
+            parts = self.parts
+            room = self.max_bytes - parts[-1].bytes if parts else 0
+            end = bisect_right(sums, before + room, lo=start)
+            if end == start:  # not even the next item fits: a new part
+                self.place(items[start], kind, sizes[start])
+                start, before = start + 1, sums[start]
+                continue
+            part = parts[-1]
+            part.bytes += sums[end - 1] - before
+            part.items[kind] = part.items.get(kind, 0) + end - start
+            self._assign(items, start, end, len(parts) - 1)
+            start, before = end, sums[end - 1]
+
+    def _assign(self, items: array[int], start: int, end: int, index: int) -> None:
+        first, last = items[start], items[end - 1]
+        if last - first == end - 1 - start:  # consecutive item numbers: one slice
+            self.part_of[first:last + 1] = array("H", [index]) * (end - start)
+            return
+        part_of = self.part_of
+        for item in items[start:end]:
+            part_of[item] = index
