@@ -30,7 +30,7 @@ from typing import IO, Any, BinaryIO, Final
 import msgspec
 import orjson
 
-from streamdrop.validation.chat_envelope import ITEM_ORDER, JSONL_TYPE_NAMES
+from streamdrop.validation.chat_envelope import ARRAY_TYPE_NAMES, ITEM_ORDER, JSONL_TYPE_NAMES
 from streamdrop.validation.model import Format, Problem
 from streamdrop.validation.reader import ArrayReader, Locate
 from streamdrop.validation.run import SNIFF_BYTES, detect_format
@@ -49,7 +49,8 @@ SEGMENT_BUFFER: Final = 1024 * 1024
 # Segments inside a part: the kinds in Stream's order, replies that came
 # before their thread's parent right after the messages.
 _LATE: Final = len(ITEM_ORDER)
-SEGMENT_ORDER: Final = (*range(KIND_CODES["reaction"]), _LATE, KIND_CODES["reaction"])
+SEGMENT_ORDER: Final = (*range(KIND_CODES["message"] + 1), _LATE,
+                        *range(KIND_CODES["message"] + 1, len(ITEM_ORDER)))
 _MESSAGE: Final = KIND_CODES["message"]
 
 
@@ -81,7 +82,7 @@ _ELEMENT: Final = msgspec.json.Decoder(_Element)
 _ELEMENTS: Final = msgspec.json.Decoder(list[_Element])
 # An array item's kind -> the start of its JSON Lines line.
 _PREFIXES: Final = {kind: b'{"type":"' + kind.encode() + b'","data":'
-                    for kind in ITEM_ORDER if kind != "future_channel_ban"}
+                    for kind in ARRAY_TYPE_NAMES}
 
 
 @dataclass(slots=True)

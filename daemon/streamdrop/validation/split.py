@@ -6,7 +6,8 @@ imported in order, as long as each part is valid alone and everything a
 part refers to sits in an earlier part or the same one. The planner is fed
 each item's kind, size and the few ids that tie items together, in file
 order, and packs them greedily into parts in Stream's item order (users,
-devices, future channel bans, channels, members, messages, reactions):
+devices, future channel bans, channels, members, messages, reactions, polls,
+poll votes: `ITEM_ORDER`):
 
 - a distinct channel (members instead of an id) and all its member items
   are one unit, placed together in one part;
@@ -101,7 +102,7 @@ class PartPlanner:
         return item
 
     def add(self, kind: str, size: int) -> int:
-        """An item nothing depends on for placement (user, device, ban, reaction)."""
+        """An item placed by its kind alone (user, device, ban, reaction, poll, vote)."""
         return self._add(KIND_CODES[kind], size)
 
     def channel(self, size: int, channel_type: str, channel_id: str,
