@@ -430,11 +430,13 @@ def _format_of(file: BinaryIO) -> Format:
 
 
 def _hash_in_background(path: Path) -> tuple[threading.Thread, list[str]]:
+    """The SHA-256 of the file at `path`, read on a thread (opened here: errors raise here)."""
     result: list[str] = []
+    own = path.open("rb")
 
     def run() -> None:
-        with path.open("rb") as file:
-            result.append(hashlib.file_digest(file, "sha256").hexdigest())
+        with own:
+            result.append(hashlib.file_digest(own, "sha256").hexdigest())
 
     thread = threading.Thread(target=run, name="sha256", daemon=True)
     thread.start()
@@ -443,10 +445,10 @@ def _hash_in_background(path: Path) -> tuple[threading.Thread, list[str]]:
 
 def _split(source: Path, out_dir: Path, max_bytes: int,
            name_part: Callable[[int], Path], *, single: bool = False) -> Manifest:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    hasher, digest = _hash_in_background(source)
     planner = PartPlanner(max_bytes)
     with source.open("rb") as file:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        hasher, digest = _hash_in_background(source)
         size = os.fstat(file.fileno()).st_size
         fmt = _format_of(file)
         _plan(file, size, fmt, planner)
@@ -470,7 +472,9 @@ def _split(source: Path, out_dir: Path, max_bytes: int,
                 parts.append(PartFile(target.name, sha, written, _ordered(plan.items)))
         finally:
             segments.discard()
-    hasher.join()
+            hasher.join()
+    if not digest:
+        raise OSError(f"could not read {source} to hash it")
     return Manifest(source.name, digest[0], fmt, size, max_bytes, parts)
 
 
