@@ -27,7 +27,7 @@ async def test_upgrade_twice_at_once_leaves_one_schema(sqlite_url: str) -> None:
     async with anyio.create_task_group() as tg:
         tg.start_soon(db.upgrade, sqlite_url)
         tg.start_soon(db.upgrade, sqlite_url)
-    assert await db.upgrade(sqlite_url) == "0001"
+    assert await db.upgrade(sqlite_url) == db.head_revision()
 
 
 def test_upgrade_from_two_processes_at_once(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_upgrade_from_two_processes_at_once(tmp_path: Path) -> None:
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
              for _ in range(3)]
     outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
-    assert outputs == ["0001"] * 3
+    assert outputs == [db.head_revision()] * 3
     assert all(p.returncode == 0 for p in procs)
 
 
@@ -53,7 +53,7 @@ async def test_postgres_upgrade_twice_at_once(postgres_url: str) -> None:
     async with anyio.create_task_group() as tg:
         tg.start_soon(db.upgrade, postgres_url)
         tg.start_soon(db.upgrade, postgres_url)
-    assert await db.upgrade(postgres_url) == "0001"
+    assert await db.upgrade(postgres_url) == db.head_revision()
 
 
 @pytest.mark.postgres
