@@ -1,6 +1,6 @@
 """The only module that speaks Stream's import API: URLs, auth, bodies, statuses, errors.
 
-Everything Stream-specific on the wire lives here (see shared/spec/stream-import-api.md):
+Everything Stream-specific on the wire lives here (Stream's REST API for chat imports):
 server auth is the `api_key` query parameter plus an HS256 JWT `{"server": true}`
 in `Authorization` (no `Bearer`) and `stream-auth-type: jwt`; every answer's
 `X-RateLimit-*` headers feed the per-endpoint budget (`ratelimit`), failed

@@ -1,6 +1,6 @@
 """Stream's chat import rules, item by item, in one streaming pass: the validator's public face.
 
-stream-cli checked a file in three passes (see shared/spec/chat-validation-rules.md):
+stream-cli checked a file in three passes (its `pkg/cmd/chat/imports/validator`):
 fields (indexing the items that pass), references (over every decodable
 item), completeness of distinct channels. Reading a 300 MB file three times
 is slow, so this validator makes one pass and gives the same answer:

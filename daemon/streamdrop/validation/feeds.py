@@ -1,7 +1,7 @@
 """The feeds import file (JSON Lines of instructions), checked rule by rule (pure).
 
 Each line is `{"instruction": ..., "feedId": "group:id", "data": [...]}`; the
-rules are Stream's (`shared/spec/feeds-import-file.txt`). Choices made where
+rules are Stream's (its documentation of the feeds import file). Choices made where
 Stream's documentation is silent:
 
 - `follow` lines take at most 10,000 targets, the per-line maximum Stream
