@@ -213,6 +213,7 @@ def test_unknown_import_id_exits_1(emulator: Emulator) -> None:
     result = streamdrop("get-import", "no-such-import", env=emulator.env())
     assert result.returncode == 1
     assert "GetImport" in result.stderr
+    assert result.stderr.count("GetImport") == 1  # Stream's message names it: no second prefix
 
 
 # ------------------------------------------------------------------ usage and credentials
@@ -259,3 +260,15 @@ def test_an_unreachable_api_exits_2(tmp_path: Path) -> None:
     result = streamdrop("get-import", "x", env=env, timeout=120)
     assert result.returncode == 2
     assert "after retries" in result.stderr
+    # the real cause, not a timeout that never happened
+    assert "connection refused to 127.0.0.1:9" in result.stderr
+    assert "in time" not in result.stderr
+
+
+def test_an_invalid_file_counts_its_errors_in_words(emulator: Emulator, tmp_path: Path) -> None:
+    one = tmp_path / "one.jsonl"
+    one.write_text(INVALID)
+    two = tmp_path / "two.jsonl"
+    two.write_text(INVALID + '{"type":"user","data":{"id":"also bad!"}}\n')
+    assert "(1 error)" in streamdrop("upload-import", str(one), env=emulator.env()).stderr
+    assert "(2 errors)" in streamdrop("upload-import", str(two), env=emulator.env()).stderr

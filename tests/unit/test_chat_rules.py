@@ -271,3 +271,11 @@ def test_poll_envelope_is_checked() -> None:
 def test_the_array_format_knows_no_polls() -> None:
     result = array(USER, POLL)
     assert messages(result) == ['parse error: invalid item type "poll"']
+
+
+def test_a_missing_id_is_reported_once_as_required_not_again_as_a_missing_reference() -> None:
+    no_user = {"type": "message", "data": {k: v for k, v in MESSAGE["data"].items()
+                                             if k != "user"}}
+    result = jsonl(USER, CHANNEL, no_user)
+    assert messages(result) == ["validation error: message.user required"]
+    assert result.warnings == []

@@ -216,8 +216,10 @@ async def _valid(client: StreamClient, path: Path, fmt: str | None, output: str)
     if result.valid:
         return True
     _emit(result.to_json(), output, label=f"validation of {path.name}")
-    _fail(f"{path} is not a valid import file ({result.error_count} errors); nothing was "
-          "uploaded", EXIT_FAILED)
+    from streamdrop.wording import plural
+
+    _fail(f"{path} is not a valid import file ({plural(result.error_count, 'error')}); "
+          "nothing was uploaded", EXIT_FAILED)
     return False
 
 
@@ -329,7 +331,7 @@ def _run(
     except errors.AuthenticationError as exc:
         return _fail(f"Stream refused the credentials: {exc}", EXIT_USAGE)
     except errors.RetryableError as exc:
-        return _fail(f"Stream did not answer in time, after retries: {exc}", EXIT_USAGE)
+        return _fail(f"{exc}; gave up after retries", EXIT_USAGE)
     except errors.StreamError as exc:
         return _fail(str(exc), EXIT_FAILED)
     except OSError as exc:

@@ -29,6 +29,7 @@ from streamdrop.storage.states import State, is_final, resume_step
 from streamdrop.stream.client import as_mode
 from streamdrop.stream.errors import FileChangedError, RetryableError
 from streamdrop.validation import Options
+from streamdrop.wording import plural
 
 log = structlog.get_logger("streamdrop.service.steps")
 
@@ -147,7 +148,7 @@ async def validate(ctx: Context, task: TaskRow, lease: Lease) -> bool:
         return False
     if not result.valid:
         await finish(ctx, task, lease, State.INVALID, validation_report(task, result),
-                     error=f"{result.error_count} errors")
+                     error=plural(result.error_count, "error"))
         return False
     if result.format == "feeds":
         await finish(ctx, task, lease, State.READY, validation_report(task, result))

@@ -409,7 +409,8 @@ def error_from_response(
     """The exception for a failed API answer; understands Stream's error body and plain text."""
     code, message, unrecoverable = _error_fields(body)
     text = message or _plain_text(body) or httpx.codes.get_reason_phrase(status) or "error"
-    text = f"{operation}: {text}"
+    if not text.startswith(operation):  # Stream's messages often name the operation already
+        text = f"{operation}: {text}"
     if status == 429:
         return RateLimitedError(text, reset=_rate_limit_reset(headers, now), status=status,
                                 code=code)

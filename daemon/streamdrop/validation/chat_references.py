@@ -25,6 +25,7 @@ from streamdrop.validation.model import Options, Problem
 
 UNKNOWN_TYPE_MAX_MESSAGE_LENGTH: Final = 20_000  # stream-cli's fallback
 DEFER: Final = object()  # "a referenced item is not indexed yet"
+EMPTY_REFERENCE: Final = cf.quote("") + " "  # `user "" doesn't exist`: an id left out
 
 # A reference check yields these: an error (stop), a missing reference
 # (error in the array format, warning in JSON Lines), or nothing.
@@ -92,6 +93,8 @@ class ReferenceChecks:
         """Keep what a check found about an item (sorted by item at the end)."""
         for missing, message in found:
             as_error = self.strict or not missing
+            if not as_error and EMPTY_REFERENCE in message:
+                continue  # an empty id: its field check already reported it as required
             self.problems.append((item, line, offset, as_error, message))
 
     def _missing(self, found: Found, message: str) -> bool:
