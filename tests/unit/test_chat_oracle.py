@@ -25,7 +25,6 @@ Outside it (Unicode `\\w`, characters vs bytes, a trailing newline that Python's
 
 from __future__ import annotations
 
-import calendar
 import json
 import re
 import string
@@ -36,10 +35,32 @@ import orjson
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from rfc3339_validator import validate_rfc3339
 from tests.references import reference_dir
+from tests.schema_oracle import (
+    DROP,
+    FORMAT_CHECKER,
+    URLS,
+    Divergence,
+    SchemaOracle,
+    Twist,
+    apply_twist,
+    as_json,
+    date_time_fields,
+    drop,
+    ids,
+    json_scalars,
+    json_values,
+    lower_case_time,
+    mostly,
+    odd_strings,
+    one,
+    stream_time,
+    strings_of_lengths,
+    time_edges,
+    timestamps,
+    together,
+    valid_timestamps,
+)
 
 from streamdrop.validation.chat import ChatValidator
 from streamdrop.validation.model import DEFAULT_CHANNEL_TYPES, DEFAULT_ROLES, Options
@@ -47,13 +68,8 @@ from streamdrop.validation.model import DEFAULT_CHANNEL_TYPES, DEFAULT_ROLES, Op
 # -- the oracle: Stream's schemas under jsonschema ---------------------------------
 
 pytestmark = pytest.mark.reference
-SCHEMA_DIR = reference_dir("spec", "stream-jsonschemas", "chat")
-SCHEMAS: dict[str, dict[str, Any]] = {
-    path.name: json.loads(path.read_text()) for path in sorted(SCHEMA_DIR.glob("*.schema.json"))
-}
-REGISTRY: Registry[Any] = Registry().with_resources(
-    (name, Resource.from_contents(schema)) for name, schema in SCHEMAS.items())
-FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
+ORACLE = SchemaOracle(reference_dir("spec", "stream-jsonschemas", "chat"))
+SCHEMAS = ORACLE.schemas
 
 # Our kind of item -> its schema ("channel_member" and "member" are one kind).
 KIND_SCHEMA = {
@@ -65,25 +81,12 @@ KIND_SCHEMA = {
 ITEM_TYPES = {"user": "user", "device": "device", "future_channel_ban": "future_channel_ban",
               "channel": "channel", "member": "member", "channel_member": "member",
               "message": "message", "reaction": "reaction"}
-VALIDATORS = {
-    kind: Draft202012Validator(SCHEMAS[name], registry=REGISTRY, format_checker=FORMAT_CHECKER)
-    for kind, name in KIND_SCHEMA.items()
-}
 PROPERTIES = {kind: SCHEMAS[name]["properties"] for kind, name in KIND_SCHEMA.items()}
 REQUIRED = {kind: tuple(SCHEMAS[name].get("required", ())) for kind, name in KIND_SCHEMA.items()}
 ATTACHMENT_PROPERTIES = SCHEMAS["attachment.schema.json"]["properties"]
 
-# The oracle must not go blind: without rfc3339-validator, jsonschema's format
-# checker silently accepts any string as a `date-time`.
-if (FORMAT_CHECKER.conforms("2022-02-30T00:00:00Z", "date-time")
-        or not FORMAT_CHECKER.conforms("2022-02-28T00:00:00Z", "date-time")):
-    raise RuntimeError("jsonschema's format checker does not check date-time: "
-                       "install rfc3339-validator (pyproject's test extra)")
-
-
 def schema_errors(kind: str, data: Any) -> list[str]:
-    return [error.message for error in VALIDATORS[kind].iter_errors(data)]
-
+    return ORACLE.errors(KIND_SCHEMA[kind], data)
 
 # -- our verdict ---------------------------------------------------------------------
 
@@ -100,13 +103,6 @@ def our_field_errors(item_type: str, data: Any) -> list[str]:
 
 
 # -- what the rules add to the schemas -----------------------------------------------
-
-def stream_time(value: Any) -> bool:
-    """RFC 3339 as Stream (Go's time.Parse) reads it: rfc3339-validator's grammar with
-    upper-case `T` and `Z` and no trailing newline (jsonschema upper-cases first)."""
-    return (type(value) is str and value == value.upper() and not value.endswith("\n")
-            and validate_rfc3339(value))
-
 
 def _push_notifications_ok(value: Any) -> bool:
     if type(value) is not dict:
@@ -166,10 +162,7 @@ CHANNEL_REF = {"channel": ("id", "member_ids"), "member": ("channel_id", "channe
                "message": ("channel_id", "channel_member_ids")}
 REACTION_TYPE = re.compile(r"[\w\-+:.]*", re.ASCII)
 MAX_CUSTOM_BYTES = 5 * 1024
-DATE_TIME_FIELDS = {
-    kind: tuple(name for name, prop in props.items() if prop.get("format") == "date-time")
-    for kind, props in PROPERTIES.items()
-}
+DATE_TIME_FIELDS = {kind: date_time_fields(props) for kind, props in PROPERTIES.items()}
 
 
 def _attachments(kind: str, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -276,11 +269,9 @@ def lower_case_t_or_z(kind: str, data: dict[str, Any]) -> bool:
     preferences = data.get("push_preferences") if kind == "user" else None
     if type(preferences) is dict:
         values.append(preferences.get("disabled_until"))
-    return any(type(v) is str and v != v.upper() and validate_rfc3339(v.upper())
-               for v in values)
+    return any(lower_case_time(v) for v in values)
 
 
-Divergence = Callable[[str, dict[str, Any]], bool]
 DIVERGENCES: tuple[Divergence, ...] = (
     empty_required_string, empty_channel_id_is_no_id, empty_pinned_by_id_is_no_pin,
     device_created_at_required, reserved_field, attachment_reserved_field,
@@ -296,63 +287,12 @@ def expected_valid(kind: str, data: dict[str, Any]) -> bool:
 
 # -- generating items ----------------------------------------------------------------
 
-ID_CHARS = string.ascii_letters + string.digits + "_-"
-ODD_CHARS = string.ascii_letters + string.digits + string.punctuation + " "
 REACTION_CHARS = string.ascii_letters + string.digits + "_-+:."
 ROLES = sorted(DEFAULT_ROLES)
 CHANNEL_TYPES = sorted(DEFAULT_CHANNEL_TYPES)
 
-ids = st.text(ID_CHARS, min_size=1, max_size=10)
-odd_strings = st.text(ODD_CHARS, min_size=1, max_size=8)  # outside the id patterns, mostly
 # Lengths around every limit of either side (30, 64, 255).
-long_strings = st.sampled_from([29, 30, 31, 63, 64, 65, 254, 255, 256]).flatmap(
-    lambda n: st.sampled_from(ID_CHARS).map(lambda c: c * n))
-json_scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
-                | st.floats(allow_nan=False, allow_infinity=False) | st.text(ODD_CHARS, max_size=6))
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ids, inner, max_size=3),
-    max_leaves=6)
-
-
-@st.composite
-def valid_timestamps(draw: st.DrawFn) -> str:
-    moment = draw(st.datetimes())
-    fraction = draw(st.sampled_from(["", ".5", ".000", ".123456789"]))
-    zone = draw(st.sampled_from(["Z", "+00:00", "-05:30", "+14:00", "-23:59"]))
-    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
-            f"{moment.minute:02d}:{moment.second:02d}{fraction}{zone}")
-
-
-@st.composite
-def impossible_days(draw: st.DrawFn) -> str:
-    """A well-formed timestamp on a day its month does not have (Feb 30, Apr 31, ...)."""
-    year = draw(st.integers(1, 9999))
-    month = draw(st.sampled_from([2, 4, 6, 9, 11]))
-    day = draw(st.integers(calendar.monthrange(year, month)[1] + 1, 31))
-    return f"{year:04d}-{month:02d}-{day:02d}T12:00:00Z"
-
-
-BROKEN_TIMESTAMPS = [
-    "", "2022-02-30T00:00:00Z", "2021-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
-    "0000-01-01T00:00:00Z", "2022-00-10T00:00:00Z", "2022-02-00T00:00:00Z",
-    "2022-02-14", "2022-02-14 12:34:30Z", "2022-02-14T12:34:30", "2022-02-14T12:34Z",
-    "2022-02-14T12:34:60Z", "2022-02-14T24:00:00Z", "2022-02-14T12:34:30.Z",
-    "2022-02-14T12:34:30+0100", "2022-02-14T12:34:30+24:00", "22-02-14T12:34:30Z",
-    "1644842070", "yesterday", " 2022-02-14T12:34:30Z",
-]
-lower_case_timestamps = valid_timestamps().map(lambda t: t.replace("T", "t").replace("Z", "z"))
-timestamps = st.sampled_from([valid_timestamps(), valid_timestamps(), impossible_days(),
-                              lower_case_timestamps, st.sampled_from(BROKEN_TIMESTAMPS)]
-                             ).flatmap(lambda strategy: strategy)
-URLS = ["https://cdn.example.com/a.png", "https://example.com/a%20b?x=1#f",
-        "http://cdn.example.com/a.png", "ftp://example.com/a", "HTTPS://example.com/a",
-        "//example.com/a.png", "/a.png", ""]
-
-
-def mostly(good: st.SearchStrategy[Any], *bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """`good` half the time, else one of `bad` or any JSON value."""
-    return st.sampled_from([good, st.one_of(*bad, json_values)]).flatmap(lambda s: s)
+long_strings = strings_of_lengths([29, 30, 31, 63, 64, 65, 254, 255, 256])
 
 
 def good_value(kind: str, name: str, prop: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -542,25 +482,9 @@ def valid_data(draw: st.DrawFn, kind: str) -> dict[str, Any]:
     return data
 
 
-DROP = object()  # a twist that removes the field
-drop = st.just(DROP)
-Twist = st.SearchStrategy[dict[str, Any]]  # field -> new value (or DROP)
-
-
-def one(name: str, *values: st.SearchStrategy[Any]) -> Twist:
-    return st.one_of(*values).map(lambda value: {name: value})
-
-
-def together(**values: st.SearchStrategy[Any]) -> Twist:
-    """Fields a rule ties together, changed at once (every combination is decisive)."""
-    return st.fixed_dictionaries(values)
-
-
 def _twists() -> dict[str, list[Twist]]:
     """Per kind, changes aimed at the edges of the rules."""
     empty_or_long = st.just("") | long_strings
-    time_edges = st.sampled_from([lower_case_timestamps, impossible_days(), valid_timestamps()]
-                                 ).flatmap(lambda strategy: strategy)
     maybe_ts = st.one_of(drop, valid_timestamps())
 
     def channel_ref(id_key: str, members_key: str) -> Twist:
@@ -650,17 +574,12 @@ def items(draw: st.DrawFn, kind: str) -> tuple[str, dict[str, Any]]:
             name = draw(st.sampled_from(sorted(fields)))
             data[name] = draw(any_value(kind, name, fields[name]))
         elif change == "twist":
-            for name, value in draw(st.sampled_from(TWISTS[kind]).flatmap(lambda t: t)).items():
-                if value is DROP:
-                    data.pop(name, None)
-                else:
-                    data[name] = value
+            apply_twist(data, draw(st.sampled_from(TWISTS[kind]).flatmap(lambda t: t)))
         elif change == "extra":
             data[draw(st.sampled_from(extra_names))] = draw(json_values)
         elif change == "big":  # custom data around Stream's 5 KiB
             data["blob"] = "x" * draw(st.sampled_from([4000, 5109, 5110, 5200]))
-    # What a JSON Lines file would hold (float and key order as JSON gives them).
-    return item_type, json.loads(json.dumps(data))
+    return item_type, as_json(data)
 
 
 # -- the property ---------------------------------------------------------------------
@@ -717,7 +636,7 @@ def test_fixed_examples_agree_with_the_oracle(item_type: str, body: dict[str, An
 # -- the oracle itself ---------------------------------------------------------------
 
 def test_the_oracle_checks_date_time_and_resolves_refs() -> None:
-    assert "date-time" in FORMAT_CHECKER.checkers
+    assert "date-time" in FORMAT_CHECKER.checkers  # see tests/schema_oracle.py
     reaction = {"message_id": "m", "type": "like", "user_id": "u",
                 "created_at": "2022-02-30T00:00:00Z"}
     assert schema_errors("reaction", reaction)
