@@ -1,9 +1,10 @@
 """Validation speed and memory beside the `json.load` floor, on generated files.
 
-For each layout (one item per line, a single line, pretty-printed, JSON Lines)
-a file of `--mib` MiB is generated once (cached in bench/out/), then, each in
+For each layout (chat: one item per line, a single line, pretty-printed, JSON
+Lines; and Feeds v3 JSON Lines, `feeds-v3`) a file of `--mib` MiB is generated
+once (cached in bench/out/), then, each in
 a fresh process and `--runs` times: CPython's json (`json.load` of the array,
-`json.loads` per line for JSON Lines) and `streamdrop`'s full validation. The
+`json.loads` per line for JSON Lines and Feeds v3) and `streamdrop`'s full validation. The
 medians are printed with MiB/s, items/s, peak RSS and the ratio to json.
 
     python -m bench validate [--mib 100] [--runs 3] [--layouts lines,single]
@@ -18,7 +19,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.generate import LAYOUTS, write
+from bench import generate, generate_feeds
+
+LAYOUTS = (*generate.LAYOUTS, "feeds-v3")
+LINE_LAYOUTS = ("jsonl", "feeds-v3")  # json's floor: json.loads per line
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -31,7 +35,7 @@ import json, resource, sys, time
 path, layout = sys.argv[1], sys.argv[2]
 start = time.perf_counter()
 with open(path, "rb") as f:
-    if layout == "jsonl":
+    if layout in ("jsonl", "feeds-v3"):
         items = [json.loads(line) for line in f if line.strip()]
     else:
         items = json.load(f)
@@ -69,11 +73,15 @@ print(times[len(times) // 2])
 
 def ensure_file(layout: str, mib: float) -> Path:
     OUT.mkdir(exist_ok=True)
-    suffix = "jsonl" if layout == "jsonl" else "json"
-    path = OUT / f"chat-{layout}-{mib:g}MiB.{suffix}"
+    suffix = "jsonl" if layout in LINE_LAYOUTS else "json"
+    product = "feeds" if layout == "feeds-v3" else "chat"
+    path = OUT / f"{product}-{layout}-{mib:g}MiB.{suffix}"
     if not path.exists():
         print(f"generating {path.name} ...", file=sys.stderr, flush=True)
-        write(path, int(mib * 2**20), layout)
+        if layout == "feeds-v3":
+            generate_feeds.write(path, int(mib * 2**20))
+        else:
+            generate.write(path, int(mib * 2**20), layout)
     return path
 
 

@@ -1,4 +1,4 @@
-"""Checking import files against Stream's rules: chat (JSON array or JSON Lines) and feeds.
+"""Checking import files against Stream's rules: chat (JSON array or JSON Lines), feeds, Feeds v3.
 
 The public entry point is `validate_path`; everything below it is pure except
 the streaming reader, which only reads bytes.
@@ -13,7 +13,12 @@ from streamdrop.validation.model import (
     Problem,
     Result,
 )
-from streamdrop.validation.run import detect_format, validate_path
+from streamdrop.validation.run import (
+    detect_file_format,
+    detect_format,
+    detect_path_format,
+    validate_path,
+)
 
 __all__ = [
     "DEFAULT_CHANNEL_TYPES",
@@ -23,6 +28,8 @@ __all__ = [
     "Options",
     "Problem",
     "Result",
+    "detect_file_format",
     "detect_format",
+    "detect_path_format",
     "validate_path",
 ]

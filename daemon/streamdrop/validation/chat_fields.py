@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import orjson
 
-from streamdrop.validation.timestamps import is_rfc3339
+from streamdrop.validation.timestamps import is_rfc3339, is_usual_rfc3339
 
 # Field kinds.
 STR: Final = 1
@@ -218,18 +218,10 @@ def field_table(fields: Mapping[str, FieldSpec], *, jsonl: bool) -> FieldTable:
     }
 
 
-# The usual spelling (UTC, whole seconds, a day every month has): one regex
-# call; anything else takes the full RFC 3339 check.
-_PLAIN_TIMESTAMP = re.compile(
-    r"\d{3}[1-9]-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ",
-    re.ASCII,
-)
-
-
 def _fits(kind: int, value: Any) -> bool:
     """The rest of the check once the Python type fits (the common, fast case)."""
     if kind == TIME:
-        return _PLAIN_TIMESTAMP.fullmatch(value) is not None or is_rfc3339(value)
+        return is_usual_rfc3339(value) or is_rfc3339(value)
     if kind == STRS:
         for element in value:
             if type(element) is not str:

@@ -31,16 +31,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from streamdrop.validation.chat_fields import quote, type_name
-from streamdrop.validation.timestamps import is_rfc3339
+from streamdrop.validation.timestamps import is_rfc3339, is_usual_rfc3339
 
 # A constraint beyond the JSON type: None, or the end of an error message that
 # follows the field's path (" must not be empty", "[2] must be a string, got null").
 Check = Callable[[Any], "str | None"]
 _SHOWN_CHARS: Final = 80  # how much of a bad value a message repeats
 NONE_TYPE: Final = type(None)
+# What `item_problem` settles without a call when the Python type fits.
+PLAIN: Final = 0  # nothing more to check
+NON_EMPTY: Final = 1  # a string of one character or more
+DATE_TIME: Final = 2  # a timestamp in its usual spelling
+OTHER: Final = 3
 
 
 def shown(value: str) -> str:
@@ -56,6 +61,11 @@ class Field:
     noun: str  # "a string", for "must be a string, got number"
     check: Check | None = None
     also: tuple[type, ...] = ()  # other Python types admitted (number: int; nullable: None)
+    fast: int = OTHER  # PLAIN when `check` is None
+
+    def __post_init__(self) -> None:
+        if self.check is None:
+            object.__setattr__(self, "fast", PLAIN)
 
 
 def field_problem(spec: Field, value: Any) -> str | None:
@@ -94,13 +104,15 @@ def string(*, min_length: int = 0, max_length: int | None = None, pattern: str |
         return None
 
     plain = not (min_length or max_length is not None or pattern or enum or date_time or https)
+    only_time = date_time and not (min_length or max_length is not None or pattern or enum
+                                   or https)
     return Field(str, "a string or null" if nullable else "a string", None if plain else check,
-                 (NONE_TYPE,) if nullable else ())
+                 (NONE_TYPE,) if nullable else (), DATE_TIME if only_time else OTHER)
 
 
 def non_empty() -> Field:
     """A string of at least one character (the schemas' usual id)."""
-    return Field(str, "a string", _non_empty)
+    return Field(str, "a string", _non_empty, fast=NON_EMPTY)
 
 
 def _non_empty(value: str) -> str | None:
@@ -326,8 +338,11 @@ def item_problem(kind: str, data: dict[str, Any]) -> tuple[str, str] | None:
         spec = fields.get(name)
         if spec is None:
             continue  # custom data: every item schema admits other properties
-        if type(value) is spec.python_type and spec.check is None:
-            continue
+        if type(value) is spec.python_type:  # the usual case, settled here without a call
+            fast = spec.fast
+            if fast == PLAIN or (fast == NON_EMPTY and value) or (
+                    fast == DATE_TIME and is_usual_rfc3339(cast(str, value))):
+                continue
         problem = field_problem(spec, value)
         if problem is not None:
             path = f"{kind}.{name}"

@@ -27,76 +27,114 @@ REFERENCED: Final = {"user": "user", "feed": "feed", "activity": "activity",
 Reference = tuple[str, str, str]  # (field, referenced type, id)
 # An open reference: (item, line, offset, field, referenced type, id).
 Open = tuple[int, int, int, str, str, str]
+Keys = dict[str, set[str]]
+# Per type: the item's key, and the references it makes that are not in `keys` yet
+# (only those are built: in a file in the natural order nearly every one resolves).
+KeyAndMisses = tuple[str, list[Reference]]
 
 
-def _user(user: dict[str, Any]) -> tuple[str, tuple[Reference, ...]]:
-    return user["id"], ()
+def _user(user: dict[str, Any], keys: Keys) -> KeyAndMisses:
+    return user["id"], []
 
 
-def _feed(feed: dict[str, Any]) -> tuple[str, tuple[Reference, ...]]:
-    return feed["fid"], (("feed.created_by_id", "user", feed["created_by_id"]),
-                         ("feed.group_id", "feed_group", feed["group_id"]))
+def _feed(feed: dict[str, Any], keys: Keys) -> KeyAndMisses:
+    misses = []
+    if feed["created_by_id"] not in keys["user"]:
+        misses.append(("feed.created_by_id", "user", feed["created_by_id"]))
+    if feed["group_id"] not in keys["feed_group"]:
+        misses.append(("feed.group_id", "feed_group", feed["group_id"]))
+    return feed["fid"], misses
 
 
-def _activity(activity: dict[str, Any]) -> tuple[str, tuple[Reference, ...]]:
-    refs: list[Reference] = [("activity.user_id", "user", activity["user_id"])]
-    refs += [("activity.fids", "feed", fid) for fid in activity["fids"]]
-    if activity.get("parent_id"):
-        refs.append(("activity.parent_id", "activity", activity["parent_id"]))
-    for user_id in activity.get("mentioned_user_ids") or ():
-        refs.append(("activity.mentioned_user_ids", "user", user_id))
-    return activity["id"], tuple(refs)
+def _users(field: str, user_ids: Any, users: set[str], misses: list[Reference]) -> None:
+    for user_id in user_ids or ():
+        if user_id not in users:
+            misses.append((field, "user", user_id))
 
 
-def _comment(comment: dict[str, Any]) -> tuple[str, tuple[Reference, ...]]:
-    refs: list[Reference] = [("comment.object_id", "activity", comment["object_id"]),
-                             ("comment.user_id", "user", comment["user_id"])]
-    if comment.get("parent_id"):
-        refs.append(("comment.parent_id", "comment", comment["parent_id"]))
-    for user_id in comment.get("mentioned_user_ids") or ():
-        refs.append(("comment.mentioned_user_ids", "user", user_id))
-    return comment["id"], tuple(refs)
+def _activity(activity: dict[str, Any], keys: Keys) -> KeyAndMisses:
+    misses: list[Reference] = []
+    users, feeds = keys["user"], keys["feed"]
+    if activity["user_id"] not in users:
+        misses.append(("activity.user_id", "user", activity["user_id"]))
+    for fid in activity["fids"]:
+        if fid not in feeds:
+            misses.append(("activity.fids", "feed", fid))
+    parent = activity.get("parent_id")
+    if parent and parent not in keys["activity"]:
+        misses.append(("activity.parent_id", "activity", parent))
+    _users("activity.mentioned_user_ids", activity.get("mentioned_user_ids"), users, misses)
+    return activity["id"], misses
 
 
-def _reaction(reaction: dict[str, Any]) -> tuple[str, tuple[Reference, ...]]:
+def _comment(comment: dict[str, Any], keys: Keys) -> KeyAndMisses:
+    misses: list[Reference] = []
+    users = keys["user"]
+    if comment["object_id"] not in keys["activity"]:
+        misses.append(("comment.object_id", "activity", comment["object_id"]))
+    if comment["user_id"] not in users:
+        misses.append(("comment.user_id", "user", comment["user_id"]))
+    parent = comment.get("parent_id")
+    if parent and parent not in keys["comment"]:
+        misses.append(("comment.parent_id", "comment", parent))
+    _users("comment.mentioned_user_ids", comment.get("mentioned_user_ids"), users, misses)
+    return comment["id"], misses
+
+
+def _reaction(reaction: dict[str, Any], keys: Keys) -> KeyAndMisses:
+    misses: list[Reference] = []
+    user_id, activity_id = reaction["user_id"], reaction["activity_id"]
     comment_id = reaction.get("comment_id") or ""
-    refs: tuple[Reference, ...] = (("reaction.user_id", "user", reaction["user_id"]),
-                                   ("reaction.activity_id", "activity", reaction["activity_id"]))
-    if comment_id:
-        refs += (("reaction.comment_id", "comment", comment_id),)
-    key = SEP.join((reaction["activity_id"], comment_id, reaction["type"], reaction["user_id"]))
-    return key, refs
+    if user_id not in keys["user"]:
+        misses.append(("reaction.user_id", "user", user_id))
+    if activity_id not in keys["activity"]:
+        misses.append(("reaction.activity_id", "activity", activity_id))
+    if comment_id and comment_id not in keys["comment"]:
+        misses.append(("reaction.comment_id", "comment", comment_id))
+    return SEP.join((activity_id, comment_id, reaction["type"], user_id)), misses
 
 
-def _bookmark(bookmark: dict[str, Any]) -> tuple[str, tuple[Reference, ...]]:
+def _bookmark(bookmark: dict[str, Any], keys: Keys) -> KeyAndMisses:
+    misses: list[Reference] = []
+    user_id = bookmark["user_id"]
     kind = bookmark.get("object_type") or "activity"
     target = bookmark_target(bookmark)
-    field = "bookmark.object_id" if bookmark.get("object_id") else "bookmark.activity_id"
-    key = SEP.join((bookmark["user_id"], kind, target, bookmark.get("folder_id") or ""))
-    return key, (("bookmark.user_id", "user", bookmark["user_id"]), (field, kind, target))
+    if user_id not in keys["user"]:
+        misses.append(("bookmark.user_id", "user", user_id))
+    if target not in keys[kind]:
+        field = "bookmark.object_id" if bookmark.get("object_id") else "bookmark.activity_id"
+        misses.append((field, kind, target))
+    return SEP.join((user_id, kind, target, bookmark.get("folder_id") or "")), misses
 
 
-def _follow(follow: dict[str, Any]) -> tuple[str, tuple[Reference, ...]]:
+def _follow(follow: dict[str, Any], keys: Keys) -> KeyAndMisses:
+    misses: list[Reference] = []
     source, target = follow["source_fid"], follow["target_fid"]
-    return f"{source}{SEP}{target}", (("follow.source_fid", "feed", source),
-                                      ("follow.target_fid", "feed", target))
+    feeds = keys["feed"]
+    if source not in feeds:
+        misses.append(("follow.source_fid", "feed", source))
+    if target not in feeds:
+        misses.append(("follow.target_fid", "feed", target))
+    return f"{source}{SEP}{target}", misses
 
 
-def _collection(collection: dict[str, Any]) -> tuple[str, tuple[Reference, ...]]:
+def _collection(collection: dict[str, Any], keys: Keys) -> KeyAndMisses:
     user_id = collection.get("user_id")
-    refs: tuple[Reference, ...] = (("collection.user_id", "user", user_id),) if user_id else ()
-    return f"{collection['name']}{SEP}{collection['id']}", refs
+    misses: list[Reference] = []
+    if user_id and user_id not in keys["user"]:
+        misses.append(("collection.user_id", "user", user_id))
+    return f"{collection['name']}{SEP}{collection['id']}", misses
 
 
-def _group(group: dict[str, Any]) -> tuple[str, tuple[Reference, ...]]:
-    return group["group_id"], ()
+def _group(group: dict[str, Any], keys: Keys) -> KeyAndMisses:
+    return group["group_id"], []
 
 
-def _view(view: dict[str, Any]) -> tuple[str, tuple[Reference, ...]]:
-    return view["view_id"], ()
+def _view(view: dict[str, Any], keys: Keys) -> KeyAndMisses:
+    return view["view_id"], []
 
 
-KEYS: Final[Mapping[str, Callable[[dict[str, Any]], tuple[str, tuple[Reference, ...]]]]] = {
+KEYS: Final[Mapping[str, Callable[[dict[str, Any], Keys], KeyAndMisses]]] = {
     "user": _user, "feed": _feed, "feed_group": _group, "feed_view": _view,
     "activity": _activity, "comment": _comment, "reaction": _reaction, "bookmark": _bookmark,
     "follow": _follow, "collection": _collection,
@@ -147,14 +185,13 @@ class FeedsV3Index:
     def add(self, kind: str, data: dict[str, Any], item: int, line: int,
             offset: int) -> str | None:
         """Index an item that fits its schema; the duplicate error, or None."""
-        key, refs = KEYS[kind](data)
+        key, misses = KEYS[kind](data, self.keys)
         seen = self.keys[kind]
         if key in seen:
             return duplicate_message(kind, key)
         seen.add(key)
-        keys = self.keys
-        for field, target, name in refs:
-            if name not in keys[target] and self._outside_app(target, name):
+        for field, target, name in misses:
+            if self._outside_app(target, name):
                 self.open.append((item, line, offset, field, target, name))
         return None
 
