@@ -1,7 +1,7 @@
 """The Feeds v3 import file (JSON Lines of `{"type", "data"}`), checked as it streams (pure).
 
 The file is what Stream's Import V2 API takes with `product: "feeds"`
-(`shared/spec/stream-import-v2.md`). Each line goes through:
+(Stream's OpenAPI spec and feeds import docs). Each line goes through:
 
 1. the envelope (`item.schema.json`): an object with `type` among the
    known types and an object in `data`, nothing else beside them;

@@ -1,6 +1,6 @@
 """Stream's JSON Schemas for Feeds v3 import items as field tables, and the check of one item.
 
-The schemas (`stream-jsonschemas/feeds/*.schema.json`) are transcribed here
+The schemas (GetStream/protocol `jsonschemas/feeds/*.schema.json`) are transcribed here
 as data: per item type, its required fields, a `Field` per property (the
 JSON type, then the constraints in the schema's words: minLength, maxLength,
 pattern, enum, date-time, minItems, closed objects) and the few rules the
