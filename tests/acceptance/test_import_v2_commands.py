@@ -14,8 +14,6 @@ import jwt
 import pytest
 from test_import_commands import VALID, Emulator, start_emulator, streamdrop
 
-from streamdrop.validation import FORMATS
-
 FEEDS_V3 = "\n".join([
     '{"type":"user","data":{"id":"u1"}}',
     '{"type":"feed_group","data":{"group_id":"user"}}',
@@ -23,10 +21,6 @@ FEEDS_V3 = "\n".join([
     '{"type":"activity","data":{"id":"a1","type":"post","user_id":"u1","fids":["user:u1"]}}',
 ]) + "\n"
 FEEDS_INSTRUCTIONS = '{"instruction":"add_activities","feedId":"user:1","data":[]}\n'
-
-needs_feeds_v3 = pytest.mark.skipif(
-    "feeds-v3" not in FORMATS, reason="the Feeds v3 validator has not landed yet")
-
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
@@ -72,7 +66,6 @@ def test_a_chat_file_goes_to_the_classic_api_and_prints_its_product(
     assert stored["api"] == "imports"
 
 
-@needs_feeds_v3
 def test_a_feeds_v3_file_goes_to_import_v2_as_product_feeds(
     emulator: Emulator, tmp_path: Path
 ) -> None:

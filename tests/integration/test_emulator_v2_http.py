@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from streamdrop.testing import EmulatorHandle, FakeClock, running_emulator
-from streamdrop.validation import FORMATS
 
 CHAT = b'{"type":"user","data":{"id":"u1"}}\n{"type":"user","data":{"id":"u2"}}\n'
 CHAT_INVALID = b'{"type":"user","data":{"id":"u1","role":"editor"}}\n'
@@ -27,10 +26,6 @@ FEEDS_V3 = b"\n".join([
 FEEDS_V3_INVALID = b'{"type":"activity","data":{"id":"a1","type":"post","user_id":"u1"}}\n'
 STEP = 5.0
 QUEUED, PROCESSING, COMPLETED, FAILED = 1, 2, 3, 4
-
-needs_feeds_v3 = pytest.mark.skipif(
-    "feeds-v3" not in FORMATS, reason="the Feeds v3 validator has not landed yet")
-
 
 @pytest.fixture(scope="module")
 def raw() -> Iterator[httpx.Client]:
@@ -131,7 +126,6 @@ def test_an_invalid_chat_file_fails_with_its_errors(
     assert "editor" in failed["result"]["errors"][0]["error"]
 
 
-@needs_feeds_v3
 def test_a_feeds_v3_file_is_checked_as_feeds_and_completes(
     client: httpx.Client, raw: httpx.Client, clock: FakeClock
 ) -> None:
@@ -140,7 +134,6 @@ def test_a_feeds_v3_file_is_checked_as_feeds_and_completes(
     assert get(client, task["id"])["state"] == COMPLETED
 
 
-@needs_feeds_v3
 def test_an_invalid_feeds_v3_file_fails_with_errors_in_result(
     client: httpx.Client, raw: httpx.Client, clock: FakeClock
 ) -> None:
