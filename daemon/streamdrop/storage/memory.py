@@ -34,7 +34,8 @@ from streamdrop.storage.states import ACTIVE_STATES, State, check_move, is_final
 
 # What `retry` clears: the task starts over from its file.
 _RETRY_CLEARS: dict[str, Any] = {
-    "dest_path": None, "remote_path": None, "import_id": None, "import_state": None,
+    "dest_path": None, "remote_path": None, "product": None, "import_id": None,
+    "import_state": None,
     "import_state_since": None, "next_poll_at": None, "poll_interval": None,
     "stuck_announced": False, "error": None, "report": None, "attempts": 0,
     "next_attempt_at": None, "lease_owner": None, "lease_expires_at": None,
@@ -105,7 +106,7 @@ class InMemoryRepository:
             remote_path=None, import_id=None, import_state=None, import_state_since=None,
             next_poll_at=None, poll_interval=None, stuck_announced=False,
             duplicate_of=duplicate_of, error=None, report=None, created_at=now,
-            updated_at=now, finished_at=None)
+            updated_at=now, finished_at=None, product=None)
         self._event(task_id, None, state.value, detail=None, owner=None)
         return self.tasks[task_id]
 

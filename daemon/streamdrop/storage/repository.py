@@ -466,8 +466,9 @@ class Repository:
                 raise Conflict(f"task {task_id} is still {task.state}")
             await conn.execute(update(tasks).where(tasks.c.id == task_id).values(
                 state=State.PENDING.value, source_path=source_path, dest_path=None,
-                remote_path=None, import_id=None, import_state=None, import_state_since=None,
-                next_poll_at=None, poll_interval=None, stuck_announced=False, error=None,
+                remote_path=None, product=None, import_id=None, import_state=None,
+                import_state_since=None, next_poll_at=None, poll_interval=None,
+                stuck_announced=False, error=None,
                 report=None, attempts=0, next_attempt_at=None, lease_owner=None,
                 lease_expires_at=None, fence=task.fence + 1, found_at=now, finished_at=None,
                 updated_at=now))

@@ -47,6 +47,7 @@ class TaskRow:
     created_at: float
     updated_at: float
     finished_at: float | None
+    product: str | None  # the import API: None chat `/imports`, "feeds" Import V2
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,7 @@ class TaskChanges(TypedDict, total=False):
     """The columns a lease holder may write with `TaskStore.advance` (all optional)."""
 
     remote_path: str | None
+    product: str | None
     import_id: str | None
     import_state: str | None
     import_state_since: float | None

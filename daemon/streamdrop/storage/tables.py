@@ -75,6 +75,8 @@ class Task(Base):
     created_at: Mapped[float] = mapped_column(Double)
     updated_at: Mapped[float] = mapped_column(Double)
     finished_at: Mapped[float | None] = mapped_column(Double)
+    # Which import API holds the import: NULL chat `/imports`, `feeds` Import V2 (0003).
+    product: Mapped[str | None] = mapped_column(String(10))
 
     __table_args__ = (Index("ix_tasks_target_order", "target", "state", "found_at", "rel_path"),)
 
