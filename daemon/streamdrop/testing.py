@@ -28,7 +28,7 @@ from streamdrop.storage.memory import InMemoryRepository
 __all__ = ["EmulatorHandle", "FakeClock", "InMemoryRepository", "running_emulator"]
 
 if TYPE_CHECKING:
-    from streamdrop.emulator.app import Validator
+    from streamdrop.emulator.app import V2Validator, Validator
 
 # A whole multiple of 60, so a fake clock starts at the beginning of a rate window.
 FAKE_EPOCH = 1_699_999_980.0
@@ -124,7 +124,8 @@ class EmulatorHandle:
 
 @contextmanager
 def running_emulator(
-    *, clock: FakeClock | None = None, validator: Validator | None = None, **config: Any
+    *, clock: FakeClock | None = None, validator: Validator | None = None,
+    v2_validator: V2Validator | None = None, **config: Any
 ) -> Iterator[EmulatorHandle]:
     """Serve the emulator on 127.0.0.1, on a free port, in a background thread.
 
@@ -136,16 +137,22 @@ def running_emulator(
     `clock` (a FakeClock) drives import states, rate windows and upload
     expiry, so a test moves time with `clock.advance()` instead of sleeping.
     `validator(path, config) -> streamdrop.emulator.state.Verdict` replaces
-    streamdrop's own validator in the analysis step.
+    streamdrop's own validator in the analysis step, `v2_validator(path, config,
+    product)` the check of Import V2 tasks.
     On exit the server stops and its temporary data folder is removed.
     """
-    from streamdrop.emulator.app import create_app, streamdrop_validator
+    from streamdrop.emulator.app import (
+        create_app,
+        streamdrop_v2_validator,
+        streamdrop_validator,
+    )
     from streamdrop.emulator.server import start_in_thread
 
     config.setdefault("host", "127.0.0.1")
     config.setdefault("port", 0)
     settings = EmulatorConfig(**config)
-    app = create_app(settings, clock=clock, validator=validator or streamdrop_validator)
+    app = create_app(settings, clock=clock, validator=validator or streamdrop_validator,
+                     v2_validator=v2_validator or streamdrop_v2_validator)
     server = start_in_thread(app, settings.host, settings.port)
     handle = EmulatorHandle(server.base_url, settings.api_key, settings.api_secret, settings, clock)
     try:

@@ -227,6 +227,8 @@ class Emulator:
             body, status = await handler(request)
         except ApiError as exc:
             return self._error(endpoint, exc, started, budget)
+        if fault is Fault.LATE:  # done, but the client hears of it only after slow_seconds
+            await anyio.sleep(self.config.slow_seconds)
         body["duration"] = duration(time.perf_counter() - started)
         return self._with_budget(json_response(body, status), budget)
 
@@ -237,6 +239,8 @@ class Emulator:
         if fault is Fault.SLOW:
             await anyio.sleep(self.config.slow_seconds)
             return None
+        if fault is Fault.LATE:
+            return None  # the handler runs first
         if fault is Fault.DROP:
             return DropConnection()
         if fault is Fault.ERROR_503:

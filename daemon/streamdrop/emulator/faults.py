@@ -17,11 +17,13 @@ class Fault(StrEnum):
     ERROR_500 = "500"  # the API answers 500 with Stream's code -1 body
     ERROR_503 = "503"  # the edge answers 503 in plain text
     SLOW = "slow"  # the answer comes, late
+    LATE = "late"  # the request is carried out, its answer comes late (a lost create, say)
     DROP = "drop"  # the connection is closed with no response
     UPLOAD = "upload"  # the upload PUT answers 500 and stores nothing
 
 
-API_FAULTS: frozenset[Fault] = frozenset({Fault.ERROR_500, Fault.ERROR_503, Fault.SLOW, Fault.DROP})
+API_FAULTS: frozenset[Fault] = frozenset({Fault.ERROR_500, Fault.ERROR_503, Fault.SLOW, Fault.DROP,
+                                          Fault.LATE})
 UPLOAD_FAULTS: frozenset[Fault] = frozenset({Fault.UPLOAD})
 UPLOAD_ENDPOINT = "upload"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -62,6 +62,18 @@ def rule_of(task: TaskRow) -> Rule:
     stored.update(glob=task.rule, mode=task.mode, target=task.target, format=task.format,
                   merge_custom=task.merge_custom)
     return Rule(**stored)
+
+
+# -- which import API --------------------------------------------------------------
+
+FEEDS_V3 = "feeds-v3"  # validation's name for Feeds v3 JSON Lines
+IMPORT_V2_FEEDS: Final = "feeds"  # a task's `product` when Import V2 holds its import
+
+
+def product_for(fmt: str | None) -> str | None:
+    """The `product` a file of format `fmt` is imported as: Import V2 feeds for Feeds v3,
+    None (chat through `/imports`) for every chat format."""
+    return IMPORT_V2_FEEDS if fmt == FEEDS_V3 else None
 
 
 # -- reports --------------------------------------------------------------------------

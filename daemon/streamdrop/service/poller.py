@@ -3,8 +3,11 @@
 Each import is polled from `min_interval_seconds`, the interval growing by half
 after every poll without a change, up to `max_interval_seconds`; a change of
 state starts it over. With many imports due at once, one list-imports page
-refreshes up to 100 of them for one request. Terminal states end the task; an
-import stuck in one state too long is announced once, and followed still.
+refreshes up to 100 of them for one request. Chat imports are asked of
+`/imports`, Feeds v3 ones of Import V2 (their `product`), each API's calls
+within its own endpoints' budgets (the client's limiter). Terminal states end
+the task; an import stuck in one state too long is announced once, and
+followed still.
 """
 
 from __future__ import annotations
@@ -18,18 +21,19 @@ import structlog
 
 from streamdrop.service.context import Context, shielded
 from streamdrop.service.ending import finish
-from streamdrop.service.outcomes import import_report, notification
+from streamdrop.service.outcomes import IMPORT_V2_FEEDS, import_report, notification
 from streamdrop.service.settings import PollSettings
 from streamdrop.storage.protocol import LeaseLost
 from streamdrop.storage.rows import Lease, TaskRow
 from streamdrop.storage.states import State
-from streamdrop.stream.client import ImportTask
+from streamdrop.stream.client import ImportTask, ImportV2Task
 from streamdrop.stream.errors import NotFoundError, RetryableError, StreamError
-from streamdrop.stream.import_states import Outcome, next_interval, outcome_of
+from streamdrop.stream.import_states import Outcome, next_interval
 
 log = structlog.get_logger("streamdrop.service.poller")
 
 PAGE = 100
+RemoteTask = ImportTask | ImportV2Task
 
 
 def is_stuck(task: TaskRow, now: float, poll: PollSettings) -> bool:
@@ -69,16 +73,22 @@ class Poller:
         for task in due:
             by_target.setdefault(task.target, []).append(task)
         for target, tasks in by_target.items():
+            chat = [t for t in tasks if t.product != IMPORT_V2_FEEDS]
+            feeds = [t for t in tasks if t.product == IMPORT_V2_FEEDS]
             if listing:
-                await self._refresh_listed(target, tasks)
+                await self._refresh_listed(target, chat)
+                await self._refresh_listed_v2(target, feeds)
             else:
-                for task in tasks:
+                for task in chat + feeds:
                     await self._refresh_one(target, task)
 
     async def _refresh_one(self, target: str, task: TaskRow) -> None:
         assert task.import_id is not None
+        client = self.ctx.clients[target]
         try:
-            remote = await self.ctx.clients[target].get_import(task.import_id)
+            remote: RemoteTask = await (client.get_import_v2(task.import_id)
+                                        if task.product == IMPORT_V2_FEEDS
+                                        else client.get_import(task.import_id))
         except NotFoundError as exc:
             await self._apply_missing(task, exc)
             return
@@ -88,6 +98,8 @@ class Poller:
         await self.apply(task, remote)
 
     async def _refresh_listed(self, target: str, tasks: list[TaskRow]) -> None:
+        if not tasks:
+            return
         wanted = {t.import_id: t for t in tasks}
         client = self.ctx.clients[target]
         pages = math.ceil(len(tasks) / PAGE) + 2
@@ -103,10 +115,35 @@ class Poller:
             for task in wanted.values():
                 await self._poll_failed(task, exc)
             return
-        for task in list(wanted.values()):  # older than the pages read: ask one by one
+        await self._refresh_each(target, list(wanted.values()))
+
+    async def _refresh_listed_v2(self, target: str, tasks: list[TaskRow]) -> None:
+        """Import V2 pages (cursors, newest first) for many due tasks at once."""
+        if not tasks:
+            return
+        wanted = {t.import_id: t for t in tasks}
+        client = self.ctx.clients[target]
+        cursor: str | None = None
+        try:
+            for _ in range(math.ceil(len(tasks) / PAGE) + 2):
+                page = await client.list_imports_v2(cursor=cursor, limit=PAGE)
+                for remote in page.tasks:
+                    if (task := wanted.pop(remote.id, None)) is not None:
+                        await self.apply(task, remote)
+                cursor = page.next
+                if not wanted or cursor is None:
+                    break
+        except RetryableError as exc:
+            for task in wanted.values():
+                await self._poll_failed(task, exc)
+            return
+        await self._refresh_each(target, list(wanted.values()))
+
+    async def _refresh_each(self, target: str, tasks: list[TaskRow]) -> None:
+        for task in tasks:  # older than the pages read: ask one by one
             await self._refresh_one(target, task)
 
-    async def apply(self, task: TaskRow, remote: ImportTask) -> None:
+    async def apply(self, task: TaskRow, remote: RemoteTask) -> None:
         """Record what Stream said; finish the task at a terminal state."""
         self.failures.pop(task.id, None)
         lease = Lease(task.id, self.ctx.owner, task.fence)
@@ -119,19 +156,18 @@ class Poller:
             except LeaseLost:
                 log.warning("task.lease_lost", step="poll")
 
-    async def _apply(self, task: TaskRow, lease: Lease, remote: ImportTask) -> None:
-        outcome = outcome_of(remote.state)
-        if outcome is Outcome.SUCCEEDED:
+    async def _apply(self, task: TaskRow, lease: Lease, remote: RemoteTask) -> None:
+        state = remote.state_label  # Import V2's number with its guessed name
+        if remote.outcome is Outcome.SUCCEEDED:
             await finish(self.ctx, task, lease, State.COMPLETED,
-                         import_report(task, remote.state, remote.raw, None),
-                         import_state=remote.state)
-        elif outcome is Outcome.FAILED:
-            error = f"Stream's import ended in state {remote.state}"
+                         import_report(task, state, remote.raw, None), import_state=state)
+        elif remote.outcome is Outcome.FAILED:
+            error = f"Stream's import ended in state {state}"
             await finish(self.ctx, task, lease, State.FAILED,
-                         import_report(task, remote.state, remote.raw, error),
-                         error=error, import_state=remote.state)
+                         import_report(task, state, remote.raw, error),
+                         error=error, import_state=state)
         else:
-            await self._still_running(task, lease, remote.state)
+            await self._still_running(task, lease, state)
 
     async def _still_running(self, task: TaskRow, lease: Lease, state: str) -> None:
         now = self.ctx.clock()

@@ -1,10 +1,13 @@
 """The steps a file takes, one function each: register, validate, upload, import.
 
 Every remote step is at-least-once, so the order of writes matters: the
-remote path is stored before the PUT, the import id right after the create,
-and a task found half-way after a crash is reconciled with list-imports (by
-path) before anything is created again. Database writes that end a step are
-shielded from cancellation, so a shutdown never loses what Stream already did.
+remote path (and the API, `product`) is stored before the PUT, the import id
+right after the create, and a task found half-way after a crash is reconciled
+by listing that API's imports (by path) before anything is created again.
+Chat files go through `/imports`, Feeds v3 files through Import V2 (product
+feeds); the older feeds instruction format has no API and ends in `ready`.
+Database writes that end a step are shielded from cancellation, so a shutdown
+never loses what Stream already did.
 How a task ends is `ending`; what it leaves behind is built by `outcomes`.
 """
 
@@ -21,14 +24,22 @@ from streamdrop.service import files, metrics, validation_pool
 from streamdrop.service.context import Context, shielded
 from streamdrop.service.ending import finish, move_and_report, skip_changed
 from streamdrop.service.fingerprint import sha256_file
-from streamdrop.service.outcomes import crash_report, new_task, rule_of, validation_report
+from streamdrop.service.outcomes import (
+    IMPORT_V2_FEEDS,
+    crash_report,
+    new_task,
+    product_for,
+    rule_of,
+    validation_report,
+)
 from streamdrop.service.types import Found
 from streamdrop.service.validation_pool import ValidatorCrashed
 from streamdrop.storage.rows import Lease, NewTask, TaskRow
 from streamdrop.storage.states import State, is_final, resume_step
-from streamdrop.stream.client import as_mode
+from streamdrop.stream.client import ImportTask, ImportV2Task, StreamClient, as_mode, s3_location
 from streamdrop.stream.errors import FileChangedError, RetryableError
-from streamdrop.validation import Options
+from streamdrop.validation import Options, detect_format
+from streamdrop.validation.run import SNIFF_BYTES
 from streamdrop.wording import plural
 
 log = structlog.get_logger("streamdrop.service.steps")
@@ -158,46 +169,76 @@ async def validate(ctx: Context, task: TaskRow, lease: Lease) -> bool:
     return True
 
 
+def _file_format(task: TaskRow) -> str | None:
+    """Blocking: the rule's format, or the one the file's first bytes show."""
+    if task.format != "auto":
+        return task.format
+    with Path(task.source_path).open("rb") as file:
+        return detect_format(file.read(SNIFF_BYTES))
+
+
 async def upload_and_create(ctx: Context, task: TaskRow, lease: Lease) -> None:
-    """Create the URL (path stored before the PUT), upload, create the import (id stored)."""
+    """Create the URL (path and API stored before the PUT), upload, create the import (id
+    stored right after)."""
     client = ctx.clients[task.target]
     path = Path(task.source_path)
     if not await anyio.to_thread.run_sync(_unchanged, task):
         await skip_changed(ctx, task, lease)
         return
+    product = product_for(await anyio.to_thread.run_sync(_file_format, task))
     target = await client.create_import_url(path.name)
-    await shielded(ctx.repo.advance(lease, State.UPLOADING, remote_path=target.path))
-    log.info("task.uploading", remote_path=target.path)
+    location = s3_location(target.upload_url, target.path) if product else None
+    await shielded(ctx.repo.advance(lease, State.UPLOADING, remote_path=target.path,
+                                    product=product))
+    log.info("task.uploading", remote_path=target.path, product=product or "chat")
     try:
         sent = await client.upload(target.upload_url, path)
     except FileChangedError:
         await skip_changed(ctx, task, lease)
         return
     metrics.uploaded(task.target, sent)
-    created = await client.create_import(target.path, as_mode(task.mode), task.merge_custom)
-    now = ctx.clock()
-    await shielded(ctx.repo.advance(
-        lease, State.IMPORTING, import_id=created.id, import_state=created.state,
-        import_state_since=now, poll_interval=ctx.settings.poll.min_interval_seconds,
-        next_poll_at=now + ctx.settings.poll.min_interval_seconds, error=None))
-    log.info("task.import_created", import_id=created.id, state=created.state)
+    created: ImportTask | ImportV2Task
+    if location is not None:
+        created = await client.create_import_v2(IMPORT_V2_FEEDS, location,
+                                                mode=as_mode(task.mode),
+                                                merge_custom=task.merge_custom)
+    else:
+        created = await client.create_import(target.path, as_mode(task.mode), task.merge_custom)
+    await _following(ctx, lease, created, next_poll_in=ctx.settings.poll.min_interval_seconds)
+    log.info("task.import_created", import_id=created.id, state=created.state_label,
+             product=created.product)
     ctx.poll_nudge.set()
+
+
+async def _following(ctx: Context, lease: Lease, remote: ImportTask | ImportV2Task, *,
+                     next_poll_in: float, detail: str | None = None) -> TaskRow:
+    """Stored (shielded): the import's id and state; the poller follows it from here."""
+    now = ctx.clock()
+    return await shielded(ctx.repo.advance(
+        lease, State.IMPORTING, import_id=remote.id, import_state=remote.state_label,
+        import_state_since=now, poll_interval=ctx.settings.poll.min_interval_seconds,
+        next_poll_at=now + next_poll_in, error=None, detail=detail))
 
 
 async def reconcile(ctx: Context, task: TaskRow, lease: Lease) -> TaskRow | None:
     """After a crash between upload and the stored import id: does Stream have an import
-    of our remote path? Then follow it instead of creating a second one."""
+    of our remote path (in the API the task went to)? Then follow it instead of creating a
+    second one."""
     assert task.remote_path is not None
-    client = ctx.clients[task.target]
-    found = await client.find_import(task.remote_path)
+    found = await _find_remote(ctx.clients[task.target], task.remote_path, task.product)
     if found is None:
         log.info("task.reconciled", remote_path=task.remote_path, found=False)
         return None
-    now = ctx.clock()
-    row = await shielded(ctx.repo.advance(
-        lease, State.IMPORTING, import_id=found.id, import_state=found.state,
-        import_state_since=now, poll_interval=ctx.settings.poll.min_interval_seconds,
-        next_poll_at=now, detail="reconciled"))
-    log.info("task.reconciled", remote_path=task.remote_path, found=True, import_id=found.id)
+    row = await _following(ctx, lease, found, next_poll_in=0.0, detail="reconciled")
+    log.info("task.reconciled", remote_path=task.remote_path, found=True, import_id=found.id,
+             product=found.product)
     ctx.poll_nudge.set()
     return row
+
+
+async def _find_remote(
+    client: StreamClient, remote_path: str, product: str | None
+) -> ImportTask | ImportV2Task | None:
+    if product == IMPORT_V2_FEEDS:
+        return await client.find_import_v2(remote_path)
+    return await client.find_import(remote_path)
