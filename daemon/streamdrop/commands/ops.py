@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # the commands import lazily: a type is only a name here
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 TASK_FIELDS = ("id", "file", "sha256", "mode", "target", "state", "product", "import_id",
-               "import_state", "attempts", "size", "rule", "source_path", "dest_path", "remote_path",
-               "duplicate_of", "error", "found_at", "finished_at")
+               "import_state", "attempts", "size", "rule", "source_path", "dest_path",
+               "remote_path", "duplicate_of", "error", "found_at", "finished_at")
 
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
