@@ -33,7 +33,7 @@ def test_rate_is_roughly_the_share_of_faults() -> None:
 
 def test_api_routes_get_api_faults_and_the_upload_only_upload_faults() -> None:
     assert set(draws(5, 1.0, "get_import")) == {Fault.ERROR_500, Fault.ERROR_503, Fault.SLOW,
-                                                Fault.DROP}
+                                                Fault.DROP, Fault.LATE}
     assert set(draws(5, 1.0, "upload")) == {Fault.UPLOAD}
 
 
