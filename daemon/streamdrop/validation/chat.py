@@ -57,6 +57,7 @@ from streamdrop.validation.chat_references import (
     UNKNOWN_TYPE_MAX_MESSAGE_LENGTH,
     Found,
     ReferenceChecks,
+    merge_in_item_order,
 )
 from streamdrop.validation.chat_rules import (
     MESSAGE_TYPES,
@@ -293,12 +294,16 @@ class ChatValidator:
 
     def finish(self) -> Result:
         self.references.check_parked()
-        completeness = completeness_problems(self.index, strict=self.strict)
+        logs = self.references.logs()
+        limit = self.options.max_errors
         stats = self.index.stats(jsonl=self.jsonl)
         if self.jsonl:
             stats.update(self.unpublished.stats())
         return chat_result(
             jsonl=self.jsonl, field_errors=self.field_errors,
-            references=self.references.sorted_problems(),
-            completeness=[*self.schema_warnings, *completeness], stats=stats,
+            reference_errors=merge_in_item_order((log.errors for log in logs), limit),
+            reference_warnings=merge_in_item_order((log.warnings for log in logs), limit),
+            completeness=[*self.schema_warnings,
+                          *completeness_problems(self.index, strict=self.strict)],
+            stats=stats,
         )

@@ -5,7 +5,11 @@ An item's references are checked as soon as it is indexed. The index
 reference not found yet may point forward, so the check answers `DEFER` and
 the item's facts are parked. Once the file is read the parked items are
 checked again, in file order, and a reference still missing is reported.
-Problems come out sorted by item, which is stream-cli's order.
+Problems come out sorted by item, which is stream-cli's order: those found
+as the file streams are in item order, and so are those of the parked items,
+so the two are merged, not sorted. Each is counted whole but only its first
+`max_errors` errors and warnings are kept, and parked items go to disk past a
+few thousand (`spill`): memory does not grow with the problems.
 
 A missing reference is an error in the array format; in JSON Lines it is a
 warning (Stream resolves it against the app) unless references are strict.
@@ -15,13 +19,16 @@ team mismatch, ...) is always an error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import heapq
+import itertools
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from streamdrop.validation import chat_fields as cf
 from streamdrop.validation.chat_facts import Facts
 from streamdrop.validation.chat_index import SEP, ChatIndex, channel_key
-from streamdrop.validation.model import Options, Problem
+from streamdrop.validation.model import Options, Problem, Problems
+from streamdrop.validation.spill import SpillList
 
 UNKNOWN_TYPE_MAX_MESSAGE_LENGTH: Final = 20_000  # stream-cli's fallback
 DEFER: Final = object()  # "a referenced item is not indexed yet"
@@ -39,6 +46,41 @@ def shortest_message_limit(options: Options) -> int:
     return min((*options.channel_types.values(), UNKNOWN_TYPE_MAX_MESSAGE_LENGTH))
 
 
+class FoundLog:
+    """The reference problems of one phase (streaming or parked), in item order."""
+
+    __slots__ = ("errors", "warnings")
+
+    def __init__(self, limit: int) -> None:
+        self.errors = Problems(limit)
+        self.warnings = Problems(limit)
+
+
+def merge_in_item_order(logs: Iterable[Problems], limit: int) -> Problems:
+    """Problems of several logs, each in item order: all counted, the first `limit` kept."""
+    logs = list(logs)
+    merged = Problems(limit)
+    merged.count = sum(log.count for log in logs)
+    merged.kept = list(itertools.islice(
+        heapq.merge(*(log.kept for log in logs), key=_item_of), limit))
+    return merged
+
+
+def _item_of(problem: Problem) -> int:
+    return problem.item or 0
+
+
+_WARNING_TAIL: Final = (" in this file (Stream resolves it against the app; "
+                        "--strict-references makes this an error)")
+
+
+def _keep(problems: Problems, text: str, item: int, line: int, offset: int) -> None:
+    """Count a problem; build it only while there is room to keep it."""
+    problems.count += 1
+    if len(problems.kept) < problems.limit:
+        problems.kept.append(Problem(text, item, line, offset))
+
+
 class ReferenceChecks:
     """The reference checks of each kind, over the index, and what they found or parked.
 
@@ -54,9 +96,9 @@ class ReferenceChecks:
         self.strict = strict
         self.shortest_limit = shortest_message_limit(options)
         self.final = False  # the file is read: a reference not found now is missing
-        # (item, line, offset, is_error, message)
-        self.problems: list[tuple[int, int, int, bool, str]] = []
-        self.parked: list[tuple[int, int, int, str, Facts]] = []
+        self.now = FoundLog(options.max_errors)  # found as the file streams
+        self.late = FoundLog(options.max_errors)  # found checking the parked items
+        self.parked = SpillList()  # (item, line, offset, kind, facts)
         self.by_kind: dict[str, Check] = {
             "user": self.user, "device": self.device, "channel": self.channel,
             "member": self.member, "message": self.message, "reaction": self.reaction,
@@ -76,26 +118,20 @@ class ReferenceChecks:
             found = self.by_kind[kind](facts)
             if found:
                 self.record(item, line, offset, found)
-        self.parked = []
 
-    def sorted_problems(self) -> Iterator[tuple[bool, Problem]]:
-        """(is_error, problem) of every reference problem, in item order."""
-        self.problems.sort(key=lambda found: found[0])
-        for item, line, offset, as_error, message in self.problems:
-            if as_error:
-                yield True, Problem(f"reference error: {message}", item, line, offset)
-            else:
-                yield False, Problem(
-                    f"reference warning: {message} in this file (Stream resolves it against "
-                    "the app; --strict-references makes this an error)", item, line, offset)
+    def logs(self) -> tuple[FoundLog, FoundLog]:
+        """What was found as the file streamed, and checking the parked items."""
+        return self.now, self.late
 
     def record(self, item: int, line: int, offset: int, found: Found) -> None:
-        """Keep what a check found about an item (sorted by item at the end)."""
+        """Count what a check found about an item; keep the first few of each phase."""
+        log = self.late if self.final else self.now
         for missing, message in found:
-            as_error = self.strict or not missing
-            if not as_error and EMPTY_REFERENCE in message:
-                continue  # an empty id: its field check already reported it as required
-            self.problems.append((item, line, offset, as_error, message))
+            if self.strict or not missing:
+                _keep(log.errors, "reference error: " + message, item, line, offset)
+            elif EMPTY_REFERENCE not in message:  # an empty id: its field check reported it
+                _keep(log.warnings, "reference warning: " + message + _WARNING_TAIL,
+                      item, line, offset)
 
     def _missing(self, found: Found, message: str) -> bool:
         """Note a reference not in the file; True when checking should stop here."""

@@ -7,7 +7,7 @@ members; warnings (JSON Lines' missing references) in the same order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from streamdrop.validation import chat_fields as cf
 from streamdrop.validation.chat_index import ChatIndex
@@ -16,9 +16,8 @@ from streamdrop.validation.model import Problem, Problems, Result
 Sorted = Iterable[tuple[bool, Problem]]  # (is_error, problem)
 
 
-def completeness_problems(index: ChatIndex, *, strict: bool) -> list[tuple[bool, Problem]]:
-    """Every distinct channel some of whose members have no member item."""
-    out = []
+def completeness_problems(index: ChatIndex, *, strict: bool) -> Iterator[tuple[bool, Problem]]:
+    """Every distinct channel some of whose members have no member item, in file order."""
     for members, remaining, (item, line, offset) in index.distinct.values():
         if not remaining:
             continue
@@ -27,21 +26,26 @@ def completeness_problems(index: ChatIndex, *, strict: bool) -> list[tuple[bool,
                    f"{cf.go_quoted_list(missing)}. Please include all members as separate "
                    "member entries")
         if strict:
-            out.append((True, Problem(f"validation error: {message}", item, line, offset)))
+            yield True, Problem(f"validation error: {message}", item, line, offset)
         else:
-            out.append((False, Problem(f"reference warning: {message} (they may already "
-                                       "exist in the app)", item, line, offset)))
-    return out
+            yield False, Problem(f"reference warning: {message} (they may already "
+                                 "exist in the app)", item, line, offset)
 
 
-def chat_result(*, jsonl: bool, field_errors: Problems, references: Sorted,
-                completeness: Sorted, stats: dict[str, int]) -> Result:
+def _joined(first: Problems, then: Problems) -> Problems:
+    joined = Problems(first.limit)
+    joined.count = first.count + then.count
+    joined.kept = (first.kept + then.kept)[:first.limit]
+    return joined
+
+
+def chat_result(*, jsonl: bool, field_errors: Problems, reference_errors: Problems,
+                reference_warnings: Problems, completeness: Sorted,
+                stats: dict[str, int]) -> Result:
     """The verdict: field errors first, then references, then completeness."""
-    errors = Problems(field_errors.limit)
-    errors.count = field_errors.count
-    errors.kept = list(field_errors.kept)
-    warnings = Problems(field_errors.limit)
-    for as_error, problem in (*references, *completeness):
+    errors = _joined(field_errors, reference_errors)
+    warnings = _joined(reference_warnings, Problems(0))
+    for as_error, problem in completeness:
         (errors if as_error else warnings).add(problem)
     return Result(
         format="chat-jsonl" if jsonl else "chat",
