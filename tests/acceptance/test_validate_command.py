@@ -194,3 +194,26 @@ def test_progress_is_shown_on_a_terminal_and_not_when_piped(tmp_path: Path) -> N
     assert b"validating:" in shown and b"MiB/s" in shown
     piped = validate(path, "--output", "json")
     assert piped.stderr == ""
+
+
+def test_a_fifo_without_a_writer_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "drop.json"
+    os.mkfifo(fifo)
+    run = validate(fifo)  # hung forever before (timeout 60 s)
+    assert run.returncode == 1, run.stderr
+    error = json.loads(run.stdout)["Errors"][0]["error"]
+    assert error == ("validation error: drop.json is a FIFO (named pipe), not a regular file; "
+                     "it was not read")
+
+
+def test_a_device_is_refused_before_it_is_read() -> None:
+    run = validate("/dev/zero", "--format", "chat-jsonl")  # grew to 1.47 GB before
+    assert run.returncode == 1, run.stderr
+    assert "zero is a character device, not a regular file" in (
+        json.loads(run.stdout)["Errors"][0]["error"])
+
+
+def test_a_directory_still_cannot_be_read(tmp_path: Path) -> None:
+    run = validate(tmp_path)
+    assert run.returncode == 2
+    assert "cannot read" in run.stderr

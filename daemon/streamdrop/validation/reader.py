@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import msgspec
 import orjson
@@ -42,6 +42,19 @@ OnItems = Callable[[int, list[Any], Locate], None]
 OnRegion = Callable[[int, bytes, Locate], int]
 OnError = Callable[[Problem], None]
 OnProgress = Callable[[int], None]
+
+
+class Start(NamedTuple):
+    """Where a reader begins: the file offset of its first byte, that byte's line, the
+    number of the first item it reads. A reader may begin past leading blanks or at
+    an item boundary inside a file (the parallel validation's regions)."""
+
+    offset: int = 0
+    line: int = 1
+    item: int = 0
+
+
+FILE_START = Start()
 
 # Where an object may end and the next element (or the array) follows.
 _OBJECT_END = re.compile(rb"\}[ \t\r\n]*(?:,[ \t\r\n]*\{|\])")
@@ -81,11 +94,12 @@ class _Buffer:
 
     __slots__ = ("base", "data", "eof", "file", "line", "line_pos", "on_progress")
 
-    def __init__(self, file: BinaryIO, on_progress: OnProgress | None) -> None:
+    def __init__(self, file: BinaryIO, on_progress: OnProgress | None,
+                 start: Start = FILE_START) -> None:
         self.file = file
         self.data = b""
-        self.base = 0  # file offset of data[0]
-        self.line = 1  # line number at data[line_pos]
+        self.base = start.offset  # file offset of data[0]
+        self.line = start.line  # line number at data[line_pos]
         self.line_pos = 0
         self.eof = False
         self.on_progress = on_progress
@@ -177,12 +191,13 @@ class ArrayReader:
     """
 
     def __init__(self, file: BinaryIO, on_region: OnRegion, on_items: OnItems,
-                 on_error: OnError, on_progress: OnProgress | None = None) -> None:
-        self.buf = _Buffer(file, on_progress)
+                 on_error: OnError, on_progress: OnProgress | None = None, *,
+                 start: Start = FILE_START) -> None:
+        self.buf = _Buffer(file, on_progress, start)
         self.on_region = on_region
         self.on_items = on_items
         self.on_error = on_error
-        self.count = 0
+        self.count = start.item
         self.careful_until = 0  # file offset: decode item by item before it
 
     def read(self) -> None:
@@ -314,13 +329,13 @@ class ArrayReader:
 
     def _open(self) -> int:
         self.buf.fill(0)
-        data = self.buf.data
-        pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-        while pos < len(data) and data[pos] in WHITESPACE:
-            pos += 1
-        if pos >= len(data):
-            self._error("the file is empty", pos)
+        bom = 3 if self.buf.data.startswith(b"\xef\xbb\xbf") else 0
+        found = self._next_content(bom)
+        if found is None:
+            self._error("the file is empty", len(self.buf.data))
             raise ParseStop
+        pos = found
+        data = self.buf.data
         if data[pos : pos + 1] != b"[":
             self._error(f"invalid format: expected a JSON array starting with '[', "
                         f"found {data[pos : pos + 1]!r}", pos)
@@ -505,16 +520,20 @@ class LinesReader:
     """Reads JSON Lines: one value per non-blank line; a bad line is one error."""
 
     def __init__(self, file: BinaryIO, on_item: OnItem, on_error: OnError,
-                 on_progress: OnProgress | None = None) -> None:
+                 on_progress: OnProgress | None = None, *, start: Start = FILE_START,
+                 whole_file: bool = True) -> None:
         self.file = file
         self.on_item = on_item
         self.on_error = on_error
         self.on_progress = on_progress
-        self.count = 0
+        self.start = start
+        self.count = start.item
+        # A whole file with nothing but blanks is "empty"; a region of one may be blank.
+        self.whole_file = whole_file
 
     def read(self) -> None:
-        offset = 0
-        line = 1
+        offset = self.start.offset
+        line = self.start.line
         rest = b""
         first = True
         while True:
@@ -522,15 +541,14 @@ class LinesReader:
             data = rest + chunk
             if first:
                 first = False
-                if data.startswith(b"\xef\xbb\xbf"):
+                if data.startswith(b"\xef\xbb\xbf") and offset == 0:
                     data = data[3:]
                     offset = 3
-                if not data.strip():
-                    self.on_error(Problem("parse error: the file is empty", line=1, offset=0))
-                    return
             if not chunk:
                 if data:
                     self._line(data, line, offset)
+                if self.whole_file and self.count == self.start.item:
+                    self.on_error(Problem("parse error: the file is empty", line=1, offset=0))
                 return
             cut = data.rfind(b"\n") + 1
             if cut == 0:

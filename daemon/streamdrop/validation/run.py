@@ -15,6 +15,8 @@ from streamdrop.validation.feeds import FeedsValidator
 from streamdrop.validation.feeds_v3 import FeedsV3Validator
 from streamdrop.validation.model import Format, Options, Problem, Result
 from streamdrop.validation.reader import ArrayReader, LinesReader, OnProgress
+from streamdrop.validation.sniff import first_content, one_object_over_lines
+from streamdrop.validation.source import NotRegularFile, open_regular
 
 SNIFF_BYTES = 64 * 1024
 # How far into a JSON Lines file to look for an item type that tells chat from Feeds v3.
@@ -134,19 +136,23 @@ def validate_file(file: BinaryIO, size: int, options: Options, fmt: Format | str
         return _refusal(f"validation error: the file is {size:,} bytes, more than the "
                         f"{options.max_size:,} bytes Stream accepts; it was not parsed",
                         None if fmt == "auto" else fmt, size)  # type: ignore[arg-type]
-    head = file.read(SNIFF_BYTES)
-    file.seek(0)
+    start, head = first_content(file)
+    file.seek(start.offset)
     detected = detect_file_format(file) if fmt == "auto" else fmt
+    file.seek(start.offset)
     if detected is None:
-        message = ("parse error: the file is empty" if not head.strip()
+        message = ("parse error: the file is empty" if not head
                    else "parse error: not an import file: it does not start with '[' or '{'")
         return _refusal(message, None, size)
+    if fmt == "auto" and detected != "chat" and one_object_over_lines(head):
+        return _refusal("parse error: expected an array of items or JSON Lines (one item per "
+                        "line), found one JSON object spread over several lines", None, size)
     validator = _validator_for(detected, options)  # type: ignore[arg-type]
     if isinstance(validator, ChatValidator) and detected == "chat":
         ArrayReader(file, validator.feed_region, validator.feed_many, validator.parse_error,
-                    on_progress).read()
+                    on_progress, start=start).read()
     else:
-        LinesReader(file, validator.feed, validator.parse_error, on_progress).read()
+        LinesReader(file, validator.feed, validator.parse_error, on_progress, start=start).read()
     result = validator.finish()
     result.size = size
     return result
@@ -154,7 +160,16 @@ def validate_file(file: BinaryIO, size: int, options: Options, fmt: Format | str
 
 def validate_path(path: Path, options: Options | None = None, fmt: Format | str = "auto",
                   on_progress: OnProgress | None = None) -> Result:
-    """Validate the file at `path` (raises OSError when it cannot be read)."""
-    with path.open("rb") as file:
+    """Validate the file at `path` (raises OSError when it cannot be read).
+
+    Only a regular file is read: a FIFO, a device or a socket is refused
+    without a byte read (a FIFO without a writer would wait forever, /dev/zero
+    never ends).
+    """
+    try:
+        file = open_regular(path)
+    except NotRegularFile as refused:
+        return _refusal(f"validation error: {refused}; it was not read", None, 0)
+    with file:
         size = os.fstat(file.fileno()).st_size
         return validate_file(file, size, options or Options(), fmt, on_progress)
