@@ -46,6 +46,9 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
                         help="list at most N errors (all are still checked and counted)")
     parser.add_argument("--max-size", type=_non_negative, default=300_000_000, metavar="BYTES",
                         help="larger files are invalid without being parsed (0: no limit)")
+    parser.add_argument("--max-item-bytes", type=_positive, default=4 * 1024 * 1024,
+                        metavar="BYTES", help="a longer item (array element or line) is an "
+                        "error, skipped unread (default: 4 MiB, far past Stream's own limits)")
     parser.add_argument("--output", choices=["json", "tree"], default=None,
                         help="json for programs, tree for people (default: tree on a terminal)")
     parser.set_defaults(handler=run)
@@ -58,13 +61,21 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def build_options(args: argparse.Namespace) -> Options:
     from streamdrop.validation.feeds import parse_feed_groups
     from streamdrop.validation.model import Options, parse_channel_types, parse_roles
 
     options = Options(lighter_validation_id=args.lighter_validation_id,
                       strict_references=args.strict_references,
-                      max_errors=args.max_errors, max_size=args.max_size)
+                      max_errors=args.max_errors, max_size=args.max_size,
+                      max_item_bytes=args.max_item_bytes)
     changes: dict[str, Any] = {}
     if args.from_app:
         changes.update(_app_lists())

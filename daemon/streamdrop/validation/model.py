@@ -20,6 +20,9 @@ DEFAULT_CHANNEL_TYPES: Mapping[str, int] = dict.fromkeys(
 FEED_GROUP_KINDS = ("flat", "aggregated", "notification")
 MAX_FILE_SIZE = 300_000_000  # Stream's upload limit, in bytes
 DEFAULT_MAX_ERRORS = 1_000
+# Past Stream's own limits (20,000 characters of text, 5 KiB of custom data,
+# 30 attachments) by far: an item this long is refused without being held.
+DEFAULT_MAX_ITEM_BYTES = 4 * 1024 * 1024
 
 
 def parse_roles(text: str) -> tuple[str, ...]:
@@ -61,6 +64,7 @@ class Options:
     strict_references: bool = False
     max_errors: int = DEFAULT_MAX_ERRORS
     max_size: int = MAX_FILE_SIZE  # 0 turns the size check off
+    max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES  # one item (array element, line)
 
 
 @dataclass(frozen=True, slots=True)

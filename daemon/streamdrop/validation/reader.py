@@ -13,6 +13,12 @@ inside an item (an array of objects, a string) makes orjson stop at the end
 of its input, so the piece is grown to the next proposal. Anything else that
 orjson refuses is a real syntax error: it is reported with line and column,
 the broken item is skipped with a tolerant bracket scan, and reading goes on.
+
+No item may be longer than `max_item_bytes` (an array element from its first
+byte to its last, a JSON Lines line): a longer one is reported with its
+place and size and skipped without being held, so a 200 MB string costs no
+more memory than a small one. The check does not depend on where chunks or
+regions happen to end: every item is measured.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any, BinaryIO, NamedTuple
 import msgspec
 import orjson
 
-from streamdrop.validation.model import Problem
+from streamdrop.validation.model import DEFAULT_MAX_ITEM_BYTES, Problem
 
 CHUNK_SIZE = 8 * 1024 * 1024
 # Items are decoded a region of about this size at a time (one orjson call).
@@ -70,6 +76,19 @@ class ParseStop(Exception):
     """The file cannot be read any further (the reason was already reported)."""
 
 
+class ItemTooLong(Exception):
+    """The buffer would have to hold more than one item may take, from `pos` on."""
+
+    def __init__(self, pos: int) -> None:
+        super().__init__(pos)
+        self.pos = pos
+
+
+def too_long_message(size: int, limit: int) -> str:
+    return (f"validation error: the item is {size:,} bytes, more than the {limit:,} bytes one "
+            "item may take (--max-item-bytes); it was skipped unread")
+
+
 def _byte_position(piece: bytes | memoryview, char_position: int) -> int:
     """orjson reports positions in characters; the reader works in bytes."""
     data = bytes(piece)
@@ -92,11 +111,12 @@ def describe_json_error(piece: bytes | memoryview, exc: orjson.JSONDecodeError) 
 class _Buffer:
     """A sliding window over the file, with absolute offsets and line numbers."""
 
-    __slots__ = ("base", "data", "eof", "file", "line", "line_pos", "on_progress")
+    __slots__ = ("base", "data", "eof", "file", "limit", "line", "line_pos", "on_progress")
 
     def __init__(self, file: BinaryIO, on_progress: OnProgress | None,
-                 start: Start = FILE_START) -> None:
+                 start: Start = FILE_START, limit: int = DEFAULT_MAX_ITEM_BYTES) -> None:
         self.file = file
+        self.limit = limit  # bytes the buffer may be asked to keep for one item
         self.data = b""
         self.base = start.offset  # file offset of data[0]
         self.line = start.line  # line number at data[line_pos]
@@ -105,9 +125,15 @@ class _Buffer:
         self.on_progress = on_progress
 
     def fill(self, keep_from: int) -> int:
-        """Drop bytes before `keep_from`, read another chunk; return the shift applied."""
+        """Drop bytes before `keep_from`, read another chunk; return the shift applied.
+
+        Raises ItemTooLong, changing nothing, when more than an item may take
+        would be kept.
+        """
         if self.eof:
             return 0
+        if len(self.data) - keep_from > self.limit:
+            raise ItemTooLong(keep_from)
         self.line_at(keep_from)
         shift = keep_from
         chunk = self.file.read(CHUNK_SIZE)
@@ -192,8 +218,10 @@ class ArrayReader:
 
     def __init__(self, file: BinaryIO, on_region: OnRegion, on_items: OnItems,
                  on_error: OnError, on_progress: OnProgress | None = None, *,
-                 start: Start = FILE_START) -> None:
-        self.buf = _Buffer(file, on_progress, start)
+                 start: Start = FILE_START,
+                 max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES) -> None:
+        self.buf = _Buffer(file, on_progress, start, max_item_bytes)
+        self.max_item_bytes = max_item_bytes
         self.on_region = on_region
         self.on_items = on_items
         self.on_error = on_error
@@ -210,7 +238,7 @@ class ArrayReader:
                 pos = self._run_of_objects(pos)
                 if self.buf.data[pos : pos + 1] == b"]":
                     break
-                pos = self._separator(self._element(pos))
+                pos = self._separator(self._element_within_limit(pos))
             self._close(pos + 1)
         except ParseStop:
             return
@@ -227,8 +255,8 @@ class ArrayReader:
             data = buf.data
             match = _OBJECT_END.search(data, pos + BATCH_SIZE)
             if match is None:
-                if buf.eof:
-                    return pos
+                if buf.eof or len(data) - pos > min(2 * BATCH_SIZE, self.max_item_bytes):
+                    return pos  # a long item ahead: the next items are read one by one
                 pos -= buf.fill(pos)
                 continue
             end = self._feed_region(pos, match)
@@ -250,6 +278,8 @@ class ArrayReader:
         data = buf.data
         line = buf.line_at(pos)
         for _ in range(MAX_GROW_ATTEMPTS):
+            if match.start() + 1 - pos > self.max_item_bytes:
+                break  # an item in it may be too long: each is measured on the careful path
             region = data[pos : match.start() + 1]
             try:
                 self.count += self.on_region(
@@ -284,6 +314,8 @@ class ArrayReader:
             if match is None:
                 return pos
             end = match.start() + 1
+            if end - pos > self.max_item_bytes:
+                return pos
             try:
                 value = loads(view[pos:end])
             except orjson.JSONDecodeError:
@@ -362,10 +394,63 @@ class ArrayReader:
 
     def _resync(self, pos: int) -> int:
         """Skip the unexpected value at `pos` so that reading can go on after it."""
-        _, end = self._value_end(pos, tolerant=True)
+        try:
+            _, end = self._value_end(pos, tolerant=True)
+        except ItemTooLong as long:
+            end = self._skip_value(long.pos)
         return self._skip_whitespace(end)
 
     # -- elements --------------------------------------------------------------
+
+    def _element_within_limit(self, pos: int) -> int:
+        """`_element`, but an element too long to hold is measured and skipped instead."""
+        try:
+            return self._element(pos)
+        except ItemTooLong as long:
+            outcome = self._decode_if_ends(long.pos)
+            if outcome is not None:
+                return outcome
+            start = self.buf.base + long.pos
+            line = self.buf.line_at(long.pos)
+            end = self._skip_value(long.pos)
+            self.on_error(Problem(too_long_message(self.buf.base + end - start,
+                                                   self.max_item_bytes),
+                                  item=self.count - 1, line=line, offset=start))
+            return end
+
+    def _decode_if_ends(self, pos: int) -> int | None:
+        """An object that ends inside the buffer after all (no proposal marked its end)."""
+        data = self.buf.data
+        if data[pos : pos + 1] != b"{":
+            return None
+        end = _scan(data, pos, False, 0, False)
+        if not isinstance(end, int):
+            return None
+        try:
+            return self._decode(pos, end, self.count - 1)
+        except ItemTooLong:
+            return None
+
+    def _skip_value(self, pos: int) -> int:
+        """The end of the value at `pos`, found without keeping the bytes read on the way.
+
+        Strings and nesting are followed across chunks (each dropped once
+        scanned); a truncated value stops reading, as elsewhere.
+        """
+        buf = self.buf
+        scalar = buf.data[pos : pos + 1] not in (b"{", b"[", b'"')
+        depth, in_string, scan = 0, False, pos
+        while True:
+            data = buf.data
+            end = _scan(data, scan, scalar, depth, in_string)
+            if isinstance(end, int):
+                return end
+            depth, in_string, skip_next = end
+            if buf.eof:
+                self._error("unexpected end of file inside an item (is the file truncated?)",
+                            len(data))
+                raise ParseStop
+            scan = len(data) - buf.fill(len(data)) + (1 if skip_next else 0)
 
     def _element(self, pos: int) -> int:
         """Decode the element starting at `pos`; return the position after it."""
@@ -410,7 +495,7 @@ class ArrayReader:
             message, where = describe_json_error(piece, exc)
             self._bad_item(start, start + where, index, message)
             return self._value_end(start, tolerant=True)[1]
-        self._emit(start, index, value)
+        self._emit(start, end, index, value)
         return end
 
     def _decode_exact(self, start: int, end: int, index: int) -> int:
@@ -418,7 +503,7 @@ class ArrayReader:
         while end > start and data[end - 1] in WHITESPACE:
             end -= 1
         value = orjson.loads(memoryview(data)[start:end])
-        self._emit(start, index, value)
+        self._emit(start, end, index, value)
         return end
 
     def _decode_scanned(self, start: int, index: int) -> int:
@@ -445,7 +530,7 @@ class ArrayReader:
             self._bad_item(start, start + where, index, message)
             raise ParseStop from None
         # A whole object up to the end of the file: the array is not closed.
-        self._emit(start, index, orjson.loads(piece))
+        self._emit(start, len(data), index, orjson.loads(piece))
         return len(data)
 
     def _odd_element(self, pos: int, index: int) -> int:
@@ -458,12 +543,18 @@ class ArrayReader:
             message, where = describe_json_error(memoryview(data)[pos:end], exc)
             self._bad_item(pos, pos + where, index, message)
             return end
-        self._emit(pos, index, value)
+        self._emit(pos, end, index, value)
         return end
 
-    def _emit(self, start: int, index: int, value: Any) -> None:
+    def _emit(self, start: int, end: int, index: int, value: Any) -> None:
         buf = self.buf
-        self.on_items(index, [value], _fixed_position(buf.line_at(start), buf.base + start))
+        where = _fixed_position(buf.line_at(start), buf.base + start)
+        if end - start > self.max_item_bytes:
+            line, offset = where(0)
+            self.on_error(Problem(too_long_message(end - start, self.max_item_bytes),
+                                  item=index, line=line, offset=offset))
+            return
+        self.on_items(index, [value], where)
 
     def _bad_item(self, start: int, where: int, index: int, message: str) -> None:
         buf = self.buf
@@ -516,13 +607,58 @@ class ArrayReader:
             scan_from -= shift
 
 
+_STRUCTURE = re.compile(rb'["\[\]{}]')
+_STRING_END = re.compile(rb'["\\]')
+
+ScanState = tuple[int, bool, bool]  # depth, inside a string, the next byte is escaped
+
+
+def _scan(data: bytes, pos: int, scalar: bool, depth: int,
+          in_string: bool) -> int | ScanState:
+    """Follow a value through `data` from `pos`: its end, or the state at the end of data."""
+    if scalar:
+        match = _SCALAR_END.search(data, pos)
+        return match.start() if match else (0, False, False)
+    end = len(data)
+    while pos < end:
+        if in_string:
+            match = _STRING_END.search(data, pos)
+            if match is None:
+                return depth, True, False
+            pos = match.end()
+            if data[match.start()] == 0x5C:  # a backslash: the next byte is escaped
+                if pos >= end:
+                    return depth, True, True
+                pos += 1
+                continue
+            in_string = False
+            if depth == 0:
+                return pos  # the value was a string
+            continue
+        match = _STRUCTURE.search(data, pos)
+        if match is None:
+            return depth, False, False
+        pos = match.end()
+        byte = data[match.start()]
+        if byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+        else:
+            depth -= 1
+            if depth <= 0:
+                return pos
+    return depth, in_string, False
+
+
 class LinesReader:
     """Reads JSON Lines: one value per non-blank line; a bad line is one error."""
 
     def __init__(self, file: BinaryIO, on_item: OnItem, on_error: OnError,
                  on_progress: OnProgress | None = None, *, start: Start = FILE_START,
-                 whole_file: bool = True) -> None:
+                 whole_file: bool = True, max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES) -> None:
         self.file = file
+        self.max_item_bytes = max_item_bytes
         self.on_item = on_item
         self.on_error = on_error
         self.on_progress = on_progress
@@ -545,12 +681,20 @@ class LinesReader:
                     data = data[3:]
                     offset = 3
             if not chunk:
-                if data:
-                    self._line(data, line, offset)
+                for raw in data.split(b"\n") if data else ():
+                    self._line(raw, line, offset)
+                    line, offset = line + 1, offset + len(raw) + 1
                 if self.whole_file and self.count == self.start.item:
                     self.on_error(Problem("parse error: the file is empty", line=1, offset=0))
                 return
             cut = data.rfind(b"\n") + 1
+            if cut == 0 and len(data) > self.max_item_bytes:
+                rest, length, ended = self._skip_line(len(data))
+                self._too_long(length, line, offset)
+                line, offset = line + 1, offset + length + 1
+                if ended:
+                    return
+                continue
             if cut == 0:
                 rest = data  # one line longer than a chunk: keep reading
                 continue
@@ -562,7 +706,28 @@ class LinesReader:
             if self.on_progress is not None:
                 self.on_progress(offset)
 
+    def _skip_line(self, length: int) -> tuple[bytes, int, bool]:
+        """Read on to the end of a line too long to keep: what follows, its length, EOF."""
+        while True:
+            chunk = self.file.read(CHUNK_SIZE)
+            if not chunk:
+                return b"", length, True
+            end = chunk.find(b"\n")
+            if end < 0:
+                length += len(chunk)
+                continue
+            return chunk[end + 1:], length + end, False
+
+    def _too_long(self, length: int, line: int, offset: int) -> None:
+        index = self.count
+        self.count += 1
+        self.on_error(Problem(too_long_message(length, self.max_item_bytes), item=index,
+                              line=line, offset=offset))
+
     def _line(self, raw: bytes, line: int, offset: int) -> None:
+        if len(raw) > self.max_item_bytes:
+            self._too_long(len(raw), line, offset)
+            return
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

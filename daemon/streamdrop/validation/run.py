@@ -150,9 +150,11 @@ def validate_file(file: BinaryIO, size: int, options: Options, fmt: Format | str
     validator = _validator_for(detected, options)  # type: ignore[arg-type]
     if isinstance(validator, ChatValidator) and detected == "chat":
         ArrayReader(file, validator.feed_region, validator.feed_many, validator.parse_error,
-                    on_progress, start=start).read()
+                    on_progress, start=start,
+                    max_item_bytes=options.max_item_bytes).read()
     else:
-        LinesReader(file, validator.feed, validator.parse_error, on_progress, start=start).read()
+        LinesReader(file, validator.feed, validator.parse_error, on_progress, start=start,
+                    max_item_bytes=options.max_item_bytes).read()
     result = validator.finish()
     result.size = size
     return result
