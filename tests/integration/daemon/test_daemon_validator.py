@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import signal
 import subprocess
@@ -37,25 +36,34 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def slow_file(folder: Path) -> Path:
+    """A regular file whose validation takes seconds (two million bad lines).
+
+    (A FIFO is refused before it is opened now, so it can no longer hold a worker.)
+    """
+    path = folder / "slow.jsonl"
+    path.write_bytes(b"{}\n" * 2_000_000)
+    return path
+
+
+def has_open(pid: int, path: Path) -> bool:
+    try:
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
-def writer_once_read(fifo: Path, timeout: float = 30) -> Iterator[None]:
-    """Wait until a process has the FIFO open for reading (it is mid-file, blocked on the
-    read), then hold its write end open, never writing, until the block ends."""
+def reading(parent: int, path: Path, timeout: float = 30) -> Iterator[list[int]]:
+    """Wait until a child of `parent` has `path` open (it is mid-file), give its pids."""
     deadline = time.monotonic() + timeout
     while True:  # another process opens it: poll for the fact, no event to wait for
-        try:
-            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as exc:
-            if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
-                raise
-            assert time.monotonic() < deadline, "no process opened the file"
-            time.sleep(0.02)
-        else:
+        workers = children(parent)
+        if any(has_open(pid, path) for pid in workers):
             break
-    try:
-        yield
-    finally:
-        os.close(fd)
+        assert time.monotonic() < deadline, "no process opened the file"
+        time.sleep(0.02)
+    yield workers
 
 
 def alive(pid: int) -> bool:
@@ -84,18 +92,17 @@ async def test_unreadable_file_is_an_os_error_from_the_worker(tmp_path: Path) ->
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 async def test_worker_killed_mid_file_is_a_validator_crash(tmp_path: Path) -> None:
-    fifo = tmp_path / "never-written.jsonl"
-    os.mkfifo(fifo)  # opening it blocks: the worker waits there until killed
+    slow = slow_file(tmp_path)
 
     def kill_the_worker_mid_file() -> None:
-        with writer_once_read(fifo):
-            for pid in children(os.getpid()):
+        with reading(os.getpid(), slow) as workers:
+            for pid in workers:
                 os.kill(pid, signal.SIGKILL)
 
     async with anyio.create_task_group() as group:
         group.start_soon(anyio.to_thread.run_sync, kill_the_worker_mid_file)
         with pytest.raises(pool.ValidatorCrashed, match="died"):
-            await pool.validate(fifo, Options(), "auto", pool.PROCESS_MIN_BYTES)
+            await pool.validate(slow, Options(), "auto", pool.PROCESS_MIN_BYTES)
 
 
 DAEMON_STANDIN = textwrap.dedent("""
@@ -111,12 +118,10 @@ DAEMON_STANDIN = textwrap.dedent("""
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG and /proc")
 def test_sigkill_of_the_daemon_leaves_no_worker_behind(tmp_path: Path) -> None:
-    fifo = tmp_path / "never-written.jsonl"
-    os.mkfifo(fifo)
-    daemon = subprocess.Popen([sys.executable, "-c", DAEMON_STANDIN, str(fifo)])
+    slow = slow_file(tmp_path)
+    daemon = subprocess.Popen([sys.executable, "-c", DAEMON_STANDIN, str(slow)])
     try:
-        with writer_once_read(fifo):  # the worker is reading the file, mid-task
-            workers = children(daemon.pid)
+        with reading(daemon.pid, slow) as workers:  # the worker is mid-file
             assert workers
             assert all(alive(pid) for pid in workers)
             daemon.kill()
