@@ -57,7 +57,6 @@ from streamdrop.validation.chat_references import (
     UNKNOWN_TYPE_MAX_MESSAGE_LENGTH,
     Found,
     ReferenceChecks,
-    merge_in_item_order,
 )
 from streamdrop.validation.chat_rules import (
     MESSAGE_TYPES,
@@ -65,7 +64,7 @@ from streamdrop.validation.chat_rules import (
     PUSH_PROVIDERS,
     ItemRules,
 )
-from streamdrop.validation.chat_verdict import chat_result, completeness_problems
+from streamdrop.validation.chat_verdict import Findings, chat_result, completeness_findings
 from streamdrop.validation.model import Options, Problem, Problems, Result
 from streamdrop.validation.reader import describe_json_error
 from streamdrop.validation.unpublished import UnpublishedItems
@@ -284,6 +283,10 @@ class ChatValidator:
         if found is not None:
             self._field_error(found[1], item)
 
+    def index_item(self, kind: str, facts: Facts) -> str | None:
+        """Index an item of any kind but channel; the duplicate error, or None."""
+        return self._add[kind](facts)
+
     def _field_error(self, message: str, item: int) -> None:
         self.field_errors.add(Problem(f"validation error: {message}", item, *self._where(item)))
 
@@ -293,17 +296,21 @@ class ChatValidator:
     # -- the end of the file ---------------------------------------------------
 
     def finish(self) -> Result:
+        return chat_result(self.findings())
+
+    def findings(self) -> Findings:
+        """Check the parked items, then the distinct channels: what the whole file holds."""
         self.references.check_parked()
         logs = self.references.logs()
-        limit = self.options.max_errors
+        errors, warnings = completeness_findings(self.index, strict=self.strict,
+                                                 limit=self.options.max_errors,
+                                                 before=self.schema_warnings)
         stats = self.index.stats(jsonl=self.jsonl)
         if self.jsonl:
             stats.update(self.unpublished.stats())
-        return chat_result(
+        return Findings(
             jsonl=self.jsonl, field_errors=self.field_errors,
-            reference_errors=merge_in_item_order((log.errors for log in logs), limit),
-            reference_warnings=merge_in_item_order((log.warnings for log in logs), limit),
-            completeness=[*self.schema_warnings,
-                          *completeness_problems(self.index, strict=self.strict)],
-            stats=stats,
+            reference_errors=[log.errors for log in logs],
+            reference_warnings=[log.warnings for log in logs],
+            completeness_errors=errors, completeness_warnings=warnings, stats=stats,
         )

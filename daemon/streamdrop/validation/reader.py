@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, Protocol
 
 import msgspec
 import orjson
@@ -50,6 +50,12 @@ OnError = Callable[[Problem], None]
 OnProgress = Callable[[int], None]
 
 
+class Readable(Protocol):
+    """What a reader reads from: a binary file, or a `Window` on one."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class Start(NamedTuple):
     """Where a reader begins: the file offset of its first byte, that byte's line, the
     number of the first item it reads. A reader may begin past leading blanks or at
@@ -63,7 +69,7 @@ class Start(NamedTuple):
 FILE_START = Start()
 
 # Where an object may end and the next element (or the array) follows.
-_OBJECT_END = re.compile(rb"\}[ \t\r\n]*(?:,[ \t\r\n]*\{|\])")
+OBJECT_END = re.compile(rb"\}[ \t\r\n]*(?:,[ \t\r\n]*\{|\])")
 # Strings and brackets, to find a broken or unusual element's end.
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 _SCALAR_END = re.compile(rb"[ \t\r\n,\]]")
@@ -113,7 +119,7 @@ class _Buffer:
 
     __slots__ = ("base", "data", "eof", "file", "limit", "line", "line_pos", "on_progress")
 
-    def __init__(self, file: BinaryIO, on_progress: OnProgress | None,
+    def __init__(self, file: Readable, on_progress: OnProgress | None,
                  start: Start = FILE_START, limit: int = DEFAULT_MAX_ITEM_BYTES) -> None:
         self.file = file
         self.limit = limit  # bytes the buffer may be asked to keep for one item
@@ -216,7 +222,7 @@ class ArrayReader:
     `on_items(first_index, [value], locate)`.
     """
 
-    def __init__(self, file: BinaryIO, on_region: OnRegion, on_items: OnItems,
+    def __init__(self, file: Readable, on_region: OnRegion, on_items: OnItems,
                  on_error: OnError, on_progress: OnProgress | None = None, *,
                  start: Start = FILE_START,
                  max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES) -> None:
@@ -253,7 +259,7 @@ class ArrayReader:
         buf = self.buf
         while buf.data[pos] == 0x7B and buf.base + pos >= self.careful_until:
             data = buf.data
-            match = _OBJECT_END.search(data, pos + BATCH_SIZE)
+            match = OBJECT_END.search(data, pos + BATCH_SIZE)
             if match is None:
                 if buf.eof or len(data) - pos > min(2 * BATCH_SIZE, self.max_item_bytes):
                     return pos  # a long item ahead: the next items are read one by one
@@ -289,7 +295,7 @@ class ArrayReader:
                     break
             else:
                 return match.end()
-            following = _OBJECT_END.search(data, match.start() + 1)
+            following = OBJECT_END.search(data, match.start() + 1)
             if following is None:
                 break
             match = following
@@ -306,7 +312,7 @@ class ArrayReader:
         buf = self.buf
         data = buf.data
         view = memoryview(data)
-        search = _OBJECT_END.search
+        search = OBJECT_END.search
         loads = orjson.loads
         on_items = self.on_items
         while data[pos] == 0x7B and (buf.base + pos < self.careful_until or buf.eof):  # "{"
@@ -423,7 +429,7 @@ class ArrayReader:
         data = self.buf.data
         if data[pos : pos + 1] != b"{":
             return None
-        end = _scan(data, pos, False, 0, False)
+        end = scan_value(data, pos, False, 0, False)
         if not isinstance(end, int):
             return None
         try:
@@ -442,7 +448,7 @@ class ArrayReader:
         depth, in_string, scan = 0, False, pos
         while True:
             data = buf.data
-            end = _scan(data, scan, scalar, depth, in_string)
+            end = scan_value(data, scan, scalar, depth, in_string)
             if isinstance(end, int):
                 return end
             depth, in_string, skip_next = end
@@ -462,7 +468,7 @@ class ArrayReader:
         attempts = 0
         while True:
             data = self.buf.data
-            match = _OBJECT_END.search(data, search_from)
+            match = OBJECT_END.search(data, search_from)
             if match is None:
                 if self.buf.eof:
                     return self._decode_at_eof(pos, index)
@@ -613,7 +619,7 @@ _STRING_END = re.compile(rb'["\\]')
 ScanState = tuple[int, bool, bool]  # depth, inside a string, the next byte is escaped
 
 
-def _scan(data: bytes, pos: int, scalar: bool, depth: int,
+def scan_value(data: bytes, pos: int, scalar: bool, depth: int,
           in_string: bool) -> int | ScanState:
     """Follow a value through `data` from `pos`: its end, or the state at the end of data."""
     if scalar:
@@ -654,7 +660,7 @@ def _scan(data: bytes, pos: int, scalar: bool, depth: int,
 class LinesReader:
     """Reads JSON Lines: one value per non-blank line; a bad line is one error."""
 
-    def __init__(self, file: BinaryIO, on_item: OnItem, on_error: OnError,
+    def __init__(self, file: Readable, on_item: OnItem, on_error: OnError,
                  on_progress: OnProgress | None = None, *, start: Start = FILE_START,
                  whole_file: bool = True, max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES) -> None:
         self.file = file
@@ -742,3 +748,54 @@ class LinesReader:
         index = self.count
         self.count += 1
         self.on_item(index, line, offset, value)
+
+
+def read_items(consumer: Any, file: Readable, *, array: bool, start: Start = FILE_START,
+               max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES,
+               on_progress: OnProgress | None = None, whole_file: bool = True) -> int:
+    """Read the items of `file` into a consumer (`feed_region`, `feed_many` for an array,
+    `feed` for JSON Lines, and `parse_error`); return the number of the item after the last."""
+    if array:
+        array_reader = ArrayReader(file, consumer.feed_region, consumer.feed_many,
+                                   consumer.parse_error, on_progress, start=start,
+                                   max_item_bytes=max_item_bytes)
+        array_reader.read()
+        return array_reader.count
+    lines_reader = LinesReader(file, consumer.feed, consumer.parse_error, on_progress,
+                               start=start, whole_file=whole_file,
+                               max_item_bytes=max_item_bytes)
+    lines_reader.read()
+    return lines_reader.count
+
+
+class Window:
+    """Bytes [begin, end) of a file, read in order, after `prefix` and before `suffix`.
+
+    A reader given a window reads one part of a file as if it were a whole
+    file (the array's brackets supplied); newlines of the file's bytes are counted.
+    """
+
+    def __init__(self, file: BinaryIO, begin: int, end: int, *, prefix: bytes = b"",
+                 suffix: bytes = b"") -> None:
+        self.file = file
+        self.pos = begin
+        self.end = end
+        self.pending = prefix
+        self.suffix = suffix
+        self.newlines = 0
+        file.seek(begin)
+
+    def read(self, size: int = -1) -> bytes:
+        out = self.pending
+        self.pending = b""
+        want = (self.end - self.pos) if size < 0 else min(size, self.end - self.pos)
+        if want > 0:
+            data = self.file.read(want)
+            self.pos += len(data)
+            self.newlines += data.count(b"\n")
+            if len(data) < want:  # the file is shorter than it was: end here
+                self.end = self.pos
+            out += data
+        if self.pos >= self.end and self.suffix:
+            out, self.suffix = out + self.suffix, b""
+        return out

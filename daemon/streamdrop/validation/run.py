@@ -9,12 +9,13 @@ from typing import BinaryIO, Final
 
 import orjson
 
+from streamdrop.validation import parallel
 from streamdrop.validation.base import ItemValidator
 from streamdrop.validation.chat import ChatValidator
 from streamdrop.validation.feeds import FeedsValidator
 from streamdrop.validation.feeds_v3 import FeedsV3Validator
 from streamdrop.validation.model import Format, Options, Problem, Result
-from streamdrop.validation.reader import ArrayReader, LinesReader, OnProgress
+from streamdrop.validation.reader import OnProgress, read_items
 from streamdrop.validation.sniff import first_content, one_object_over_lines
 from streamdrop.validation.source import NotRegularFile, open_regular
 
@@ -130,8 +131,11 @@ def _refusal(message: str, fmt: Format | None, size: int) -> Result:
 
 
 def validate_file(file: BinaryIO, size: int, options: Options, fmt: Format | str = "auto",
-                  on_progress: OnProgress | None = None) -> Result:
-    """Validate an open binary file of `size` bytes."""
+                  on_progress: OnProgress | None = None, *, path: Path | None = None) -> Result:
+    """Validate an open binary file of `size` bytes.
+
+    Given the file's `path` too, a big chat file is checked on two cores (`parallel`).
+    """
     if options.max_size and size > options.max_size:
         return _refusal(f"validation error: the file is {size:,} bytes, more than the "
                         f"{options.max_size:,} bytes Stream accepts; it was not parsed",
@@ -147,15 +151,16 @@ def validate_file(file: BinaryIO, size: int, options: Options, fmt: Format | str
     if fmt == "auto" and detected != "chat" and one_object_over_lines(head):
         return _refusal("parse error: expected an array of items or JSON Lines (one item per "
                         "line), found one JSON object spread over several lines", None, size)
-    validator = _validator_for(detected, options)  # type: ignore[arg-type]
-    if isinstance(validator, ChatValidator) and detected == "chat":
-        ArrayReader(file, validator.feed_region, validator.feed_many, validator.parse_error,
-                    on_progress, start=start,
-                    max_item_bytes=options.max_item_bytes).read()
-    else:
-        LinesReader(file, validator.feed, validator.parse_error, on_progress, start=start,
-                    max_item_bytes=options.max_item_bytes).read()
-    result = validator.finish()
+    result = None
+    if path is not None and detected in parallel.FORMATS:
+        result = parallel.validate(path, file, size, options, jsonl=detected == "chat-jsonl",
+                                   start=start, on_progress=on_progress)
+    if result is None:
+        validator = _validator_for(detected, options)  # type: ignore[arg-type]
+        file.seek(start.offset)
+        read_items(validator, file, array=detected == "chat", start=start,
+                   max_item_bytes=options.max_item_bytes, on_progress=on_progress)
+        result = validator.finish()
     result.size = size
     return result
 
@@ -174,4 +179,4 @@ def validate_path(path: Path, options: Options | None = None, fmt: Format | str 
         return _refusal(f"validation error: {refused}; it was not read", None, 0)
     with file:
         size = os.fstat(file.fileno()).st_size
-        return validate_file(file, size, options or Options(), fmt, on_progress)
+        return validate_file(file, size, options or Options(), fmt, on_progress, path=path)
