@@ -43,17 +43,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-import msgspec
 import orjson
 
 from streamdrop.validation.chat import ChatValidator
-from streamdrop.validation.chat_envelope import NoEnvelope, open_envelope
-from streamdrop.validation.chat_facts import FACTS
 from streamdrop.validation.chat_verdict import Findings, chat_result
-from streamdrop.validation.model import Format, Options, Problem, Result
+from streamdrop.validation.index_pass import IndexOnly, index_lines
+from streamdrop.validation.model import Format, Options, Result
 from streamdrop.validation.reader import (
     OBJECT_END,
-    Locate,
     OnProgress,
     Start,
     Window,
@@ -68,7 +65,7 @@ FORMATS: Final[tuple[Format, ...]] = ("chat", "chat-jsonl")
 MIN_BYTES: Final = 16 * 1024 * 1024
 # The helper indexes the first part before it checks the second (about this
 # fraction of a full check's time per byte), so the first part is the larger.
-INDEX_PASS_COST: Final = {"chat": 0.4, "chat-jsonl": 0.25}
+INDEX_PASS_COST: Final = {"chat": 0.4, "chat-jsonl": 0.3}
 CUT_WINDOW: Final = 4 * 1024 * 1024
 MAX_HANDED_PARKED: Final = 500_000  # more forward references: go on alone, not send them
 _PR_SET_PDEATHSIG: Final = 1
@@ -177,8 +174,11 @@ def _second_part(conn: Connection, job: Job) -> None:
         validator = ChatValidator(job.options, jsonl=job.jsonl)
         indexer = IndexOnly(validator)
         window = _first_window(file, job)
-        items = read_items(indexer, window, array=not job.jsonl, start=job.start,
-                           max_item_bytes=job.options.max_item_bytes)
+        if job.jsonl:
+            items = index_lines(indexer, window, job.start)
+        else:
+            items = read_items(indexer, window, array=True, start=job.start,
+                               max_item_bytes=job.options.max_item_bytes)
         if indexer.trouble:
             conn.send(("failed", indexer.trouble))
             return
@@ -212,60 +212,6 @@ def _read_second(validator: ChatValidator, file: BinaryIO, job: Job, cut: Cut) -
 def _newlines(file: BinaryIO, begin: int, end: int) -> int:
     file.seek(begin)
     return file.read(end - begin).count(b"\n")
-
-
-class IndexOnly:
-    """Builds the index a full check of the first part leaves, taking every item as valid.
-
-    That is the full check's index exactly when no item of the part has a
-    field or parse error (this process's first part tells): every item is
-    then indexed, by the same `ChatIndex` methods, and members of distinct
-    channels are ticked off by the same reference check. Anything this pass
-    cannot take as valid is `trouble`: the second part's check is then not used.
-    """
-
-    def __init__(self, validator: ChatValidator) -> None:
-        self.validator = validator
-        self.trouble: str | None = None
-
-    def parse_error(self, problem: Problem) -> None:
-        self.trouble = f"the first part has a parse error: {problem.message}"
-
-    def feed(self, item: int, line: int, offset: int, value: Any) -> None:
-        self._index(item, value, lambda _: (line, offset))
-
-    def feed_many(self, first: int, values: list[Any], locate: Locate) -> None:
-        for k, value in enumerate(values):
-            self._index(first + k, value, lambda _, k=k: locate(k))  # type: ignore[misc]
-
-    def feed_region(self, first: int, region: bytes, locate: Locate) -> int:
-        values = msgspec.json.decode(b"[" + region + b"]")
-        self.feed_many(first, values, locate)
-        return len(values)
-
-    def _index(self, item: int, value: Any, where: Locate) -> None:
-        if self.trouble:
-            return
-        try:
-            problem = self._index_valid(item, value, where)
-        except (NoEnvelope, TypeError, AttributeError) as exc:
-            problem = str(exc)
-        if problem:
-            self.trouble = f"item {item} cannot be indexed as valid: {problem}"
-
-    def _index_valid(self, item: int, value: Any, where: Locate) -> str | None:
-        validator = self.validator
-        kind, body = open_envelope(value, validator.type_names, validator.body_key)
-        facts = FACTS[kind](body)
-        if validator.jsonl and validator.order.error(kind):
-            return "items out of order"
-        if kind == "channel":
-            problem = validator.index.add_channel(facts, item, where)
-        else:
-            problem = validator.index_item(kind, facts)
-        if problem is None and kind == "member":
-            validator.references.member(facts)  # ticks off a distinct channel's member
-        return problem
 
 
 # -- finding the cut -------------------------------------------------------------
