@@ -23,6 +23,7 @@ from streamdrop.validation.chat import ChatValidator
 from streamdrop.validation.chat_envelope import (
     ARRAY_TYPE_NAMES,
     JSONL_TYPE_NAMES,
+    UNPUBLISHED_KINDS,
     NoEnvelope,
     open_envelope,
 )
@@ -46,8 +47,8 @@ _FIELDS: Final = {
 def _decoder(type_names: dict[str, str], body_key: str) -> msgspec.json.Decoder[list[Any]]:
     envelopes = []
     for name, kind in type_names.items():
-        body = msgspec.defstruct(f"{kind}_ids", [(f, Any, None) for f in _FIELDS[kind]],
-                                 gc=False)
+        body = msgspec.defstruct(f"{kind}_ids",
+                                 [(f, Any, None) for f in _FIELDS.get(kind, ())], gc=False)
         envelope = msgspec.defstruct(f"{name}_envelope", [(body_key, body)], tag_field="type",
                                      tag=name, gc=False)
         envelope.kind = kind  # type: ignore[attr-defined]
@@ -142,6 +143,9 @@ class IndexOnly:
 
     def _index(self, item: int, kind: str, body: dict[str, Any], where: Locate) -> None:
         validator = self.validator
+        if kind in UNPUBLISHED_KINDS:  # their own ids and warnings: not worth the handover
+            self.trouble = f"item {item} is a {kind}"
+            return
         try:
             facts = FACTS[kind](body)
             if kind == "channel":
