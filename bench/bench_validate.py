@@ -2,10 +2,14 @@
 
 For each layout (chat: one item per line, a single line, pretty-printed, JSON
 Lines; and Feeds v3 JSON Lines, `feeds-v3`) a file of `--mib` MiB is generated
-once (cached in bench/out/), then, each in
-a fresh process and `--runs` times: CPython's json (`json.load` of the array,
-`json.loads` per line for JSON Lines and Feeds v3) and `streamdrop`'s full validation. The
-medians are printed with MiB/s, items/s, peak RSS and the ratio to json.
+once (cached in bench/out/), then, each in a fresh process and `--runs` times,
+one after the other: CPython's json (`json.load` of the array, `json.loads`
+per line for JSON Lines and Feeds v3),
+`streamdrop`'s full validation on the machine's cores (the default), and the
+same on one core. Printed: medians with MiB/s, items/s, peak RSS of all the
+processes (the validating process's peak plus its helper's), and the time as
+a fraction of json's (below 1 = quicker than json.load; "paired" is the
+median of the ratios of runs taken side by side).
 
     python -m bench validate [--mib 100] [--runs 3] [--layouts lines,single]
 """
@@ -23,7 +27,6 @@ from bench import generate, generate_feeds
 
 LAYOUTS = (*generate.LAYOUTS, "feeds-v3")
 LINE_LAYOUTS = ("jsonl", "feeds-v3")  # json's floor: json.loads per line
-
 OUT = Path(__file__).resolve().parent / "out"
 
 # What stream-cli's Go validator did on this machine (from the issue): 100 MiB
@@ -45,14 +48,17 @@ print(json.dumps({"seconds": elapsed, "items": len(items),
 """
 
 # The import is outside the timing, like json's (start-up is measured apart below).
+# argv[2]: "one core" keeps validation in this process (no helper).
 VALIDATE = """
 import json, resource, sys, time
 from pathlib import Path
-from streamdrop.validation import Options, validate_path
+from streamdrop.validation import Options, parallel, validate_path
+if sys.argv[2] == "one":
+    parallel.MIN_BYTES = 1 << 62
 start = time.perf_counter()
 result = validate_path(Path(sys.argv[1]), Options(max_size=0))  # 300 MiB is over 300 MB
 elapsed = time.perf_counter() - start
-rss = max(resource.getrusage(who).ru_maxrss
+rss = sum(resource.getrusage(who).ru_maxrss
           for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) * 1024
 print(json.dumps({"seconds": elapsed, "items": sum(result.stats.values()), "rss": rss,
                   "errors": result.error_count, "format": result.format}))
@@ -85,8 +91,8 @@ def ensure_file(layout: str, mib: float) -> Path:
     return path
 
 
-def measure(code: str, path: Path, layout: str) -> dict[str, float]:
-    run = subprocess.run([sys.executable, "-c", code, str(path), layout], check=True,
+def measure(code: str, path: Path, arg: str) -> dict[str, float]:
+    run = subprocess.run([sys.executable, "-c", code, str(path), arg], check=True,
                          capture_output=True, text=True)
     result: dict[str, float] = json.loads(run.stdout)
     return result
@@ -96,27 +102,35 @@ def median_of(runs: list[dict[str, float]], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
 
+def paired(ours: list[dict[str, float]], floor: list[dict[str, float]]) -> float:
+    """The median of ours/json over runs taken side by side."""
+    return statistics.median(o["seconds"] / j["seconds"] for o, j in zip(ours, floor,
+                                                                       strict=True))
+
+
 def bench_layout(layout: str, mib: float, runs: int) -> dict[str, float]:
     path = ensure_file(layout, mib)
     size_mib = path.stat().st_size / 2**20
-    # Alternate json and streamdrop, so that both see the same moments of a
-    # shared machine, and compare them pair by pair.
-    floor, ours = [], []
+    # Alternate json and streamdrop, so that all see the same moments of a
+    # shared machine, and compare them run by run.
+    floor: list[dict[str, float]] = []
+    cores: list[dict[str, float]] = []
+    one: list[dict[str, float]] = []
     for _ in range(runs):
         floor.append(measure(JSON_FLOOR, path, layout))
-        ours.append(measure(VALIDATE, path, layout))
-    if any(run["errors"] for run in ours):
-        raise SystemExit(f"{path.name}: the generated file should be valid: {ours[0]}")
-    json_s, our_s = median_of(floor, "seconds"), median_of(ours, "seconds")
-    items = ours[0]["items"]
+        cores.append(measure(VALIDATE, path, "cores"))
+        one.append(measure(VALIDATE, path, "one"))
+    if any(run["errors"] for run in cores + one):
+        raise SystemExit(f"{path.name}: the generated file should be valid: {cores[0]}")
     return {
-        "layout": layout, "MiB": size_mib, "items": items,  # type: ignore[dict-item]
-        "json_s": json_s, "json_rss": median_of(floor, "rss") / 2**20,
-        "ours_s": our_s, "ours_rss": max(run["rss"] for run in ours) / 2**20,
-        "ours_min_s": min(run["seconds"] for run in ours),
-        "json_min_s": min(run["seconds"] for run in floor),
-        "paired": statistics.median(j["seconds"] / o["seconds"] for j, o in zip(floor, ours,
-                                                                                strict=True)),
+        "MiB": size_mib, "items": cores[0]["items"],
+        "json_s": median_of(floor, "seconds"), "json_rss": median_of(floor, "rss") / 2**20,
+        "cores_s": median_of(cores, "seconds"), "one_s": median_of(one, "seconds"),
+        "cores_rss": max(run["rss"] for run in cores) / 2**20,
+        "one_rss": max(run["rss"] for run in one) / 2**20,
+        "cores_paired": paired(cores, floor), "one_paired": paired(one, floor),
+        "cores_min_s": min(r["seconds"] for r in cores),
+        "cores_max_s": max(r["seconds"] for r in cores),
     }
 
 
@@ -128,29 +142,31 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(f"validation benchmark: {args.mib:g} MiB files, median of {args.runs} runs, "
           "each run a fresh process")
-    header = (f"{'layout':<7} {'MiB':>6} {'items':>8} | {'json s (min)':>13} {'json RSS':>9} | "
-              f"{'ours s (min)':>13} {'MiB/s':>6} {'items/s':>8} {'RSS MiB':>8} | "
-              f"{'vs json':>7} {'(min)':>6} {'paired':>6} {'vs Go':>6}")
+    header = (f"{'layout':<7} {'MiB':>6} {'items':>7} | {'json s':>6} {'RSS':>5} | "
+              f"{'cores s':>7} {'(min-max)':>11} {'MiB/s':>6} {'RSS':>5} | {'1 core s':>8} "
+              f"{'RSS':>5} | {'x json: cores':>13} {'paired':>6} | {'1 core':>6} "
+              f"{'paired':>6} | {'vs Go':>5}")
     print(header)
     print("-" * len(header))
     for layout in args.layouts.split(","):
         row = bench_layout(layout, args.mib, args.runs)
-        go_seconds = GO_SECONDS_PER_MIB * row["MiB"]
-        print(f"{layout:<7} {row['MiB']:6.1f} {row['items']:8.0f} | {row['json_s']:6.2f} "
-              f"({row['json_min_s']:4.2f}) {row['json_rss']:9.0f} | {row['ours_s']:6.2f} "
-              f"({row['ours_min_s']:4.2f}) {row['MiB'] / row['ours_s']:6.1f} "
-              f"{row['items'] / row['ours_s']:8.0f} {row['ours_rss']:8.0f} | "
-              f"{row['json_s'] / row['ours_s']:6.2f}x "
-              f"{row['json_min_s'] / row['ours_min_s']:5.2f}x {row['paired']:5.2f}x "
-              f"{go_seconds / row['ours_s']:5.1f}x", flush=True)
+        low, high = row["cores_min_s"], row["cores_max_s"]
+        print(f"{layout:<7} {row['MiB']:6.1f} {row['items']:7.0f} | {row['json_s']:6.2f} "
+              f"{row['json_rss']:5.0f} | {row['cores_s']:7.2f} ({low:4.2f}-{high:4.2f}) "
+              f"{row['MiB'] / row['cores_s']:6.1f} {row['cores_rss']:5.0f} | "
+              f"{row['one_s']:8.2f} {row['one_rss']:5.0f} | "
+              f"{row['cores_s'] / row['json_s']:12.2f}x {row['cores_paired']:5.2f}x | "
+              f"{row['one_s'] / row['json_s']:5.2f}x {row['one_paired']:5.2f}x | "
+              f"{GO_SECONDS_PER_MIB * row['MiB'] / row['cores_s']:4.1f}x", flush=True)
     small = ensure_file("jsonl", 0.01)
     startup = subprocess.run([sys.executable, "-c", STARTUP, str(small)], check=True,
                              capture_output=True, text=True).stdout.strip()
     print(f"\n`streamdrop validate` on a 10 KiB file, whole process: "
           f"{float(startup) * 1000:.0f} ms (median of 7)")
-    print("vs json: json's median time / ours; (min): the same of the fastest runs; paired: the "
-          "median of json/ours over runs taken one after the other; above 1 = faster than "
-          "json.load. vs Go: stream-cli's 15.8 s per 100 MiB / ours (median).")
+    print("x json: streamdrop's median time / json's (below 1 = quicker than json.load); "
+          "paired: the median of ours/json over runs taken side by side; RSS: MiB, the peak "
+          "of the validating process plus its helper's. vs Go: stream-cli's 15.8 s per "
+          "100 MiB / ours (cores, median).")
 
 
 if __name__ == "__main__":

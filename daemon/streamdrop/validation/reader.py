@@ -32,7 +32,7 @@ import orjson
 
 from streamdrop.validation.model import DEFAULT_MAX_ITEM_BYTES, Problem
 
-CHUNK_SIZE = 8 * 1024 * 1024
+CHUNK_SIZE = 2 * 1024 * 1024
 # Items are decoded a region of about this size at a time (one orjson call).
 BATCH_SIZE = 512 * 1024
 # After this many proposals that fall inside one item, find its end by scanning
