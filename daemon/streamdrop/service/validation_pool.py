@@ -13,6 +13,10 @@ on Linux, and they exit on their own when their pipe closes), ignore the
 SIGINT/SIGTERM meant for the daemon (it drains, then stops them), and give the
 memory of a big file back to the system when done. A worker that dies mid-file
 is a `ValidatorCrashed` for that task, never a crash of the daemon.
+
+A chat file of 16 MiB or more is checked on two cores: the worker starts a
+helper process of its own for the second part (`validation.parallel`), which
+dies with the worker in turn and changes no verdict.
 """
 
 from __future__ import annotations

@@ -134,3 +134,38 @@ def test_sigkill_of_the_daemon_leaves_no_worker_behind(tmp_path: Path) -> None:
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(alive(pid) for pid in workers)
+
+
+def descendants(pid: int) -> list[int]:
+    found = children(pid)
+    for child in list(found):
+        with contextlib.suppress(OSError):
+            found += descendants(child)
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG and /proc")
+def test_sigkill_of_the_daemon_also_ends_the_workers_helper(tmp_path: Path) -> None:
+    # Big enough to be checked on two cores: the worker starts a helper process.
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"{}\n" * 6_000_000)
+    daemon = subprocess.Popen([sys.executable, "-c", DAEMON_STANDIN, str(big)])
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the helper (a grandchild) opens the file itself: poll for the fact
+            family = descendants(daemon.pid)
+            helpers = [pid for pid in family if pid not in children(daemon.pid)]
+            if any(has_open(pid, big) for pid in helpers):
+                break
+            assert time.monotonic() < deadline, "no helper process opened the file"
+            time.sleep(0.02)
+        daemon.kill()
+        daemon.wait(timeout=10)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in family) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in family)
