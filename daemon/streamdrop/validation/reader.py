@@ -23,6 +23,7 @@ regions happen to end: every item is measured.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any, BinaryIO, NamedTuple, Protocol
@@ -657,6 +658,32 @@ def scan_value(data: bytes, pos: int, scalar: bool, depth: int,
     return depth, in_string, False
 
 
+class _Repeated(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Repeated(key)
+        seen[key] = value
+    return seen
+
+
+def repeated_key(raw: bytes) -> str | None:
+    """A key that appears twice in one object of `raw` (a JSON value), or None."""
+    try:
+        json.loads(raw, object_pairs_hook=_no_repeats)
+    except _Repeated as repeated:
+        return repeated.key
+    except (ValueError, RecursionError):  # json reads a little differently: no verdict
+        return None
+    return None
+
+
 class LinesReader:
     """Reads JSON Lines: one value per non-blank line; a bad line is one error."""
 
@@ -747,6 +774,14 @@ class LinesReader:
             return
         index = self.count
         self.count += 1
+        # A key twice in one object leaves fewer `":` in the value than in its bytes.
+        if raw.count(b'":') > orjson.dumps(value).count(b'":'):
+            repeated = repeated_key(raw)
+            if repeated is not None:
+                self.on_error(Problem(
+                    f"parse error: the key {orjson.dumps(repeated).decode()} appears twice in one "
+                    f"object at line {line}; which value Stream keeps is not known", item=index,
+                    line=line, offset=offset))
         self.on_item(index, line, offset, value)
 
 
