@@ -135,3 +135,20 @@ def test_the_helper_is_a_real_process(tmp_path: Path, monkeypatch: pytest.Monkey
     assert started
     assert two_parts == validate_file(io.BytesIO(data), len(data), Options()).to_json()
     assert two_parts["ErrorCount"] == 0 and two_parts["Stats"]["messages"] > 100
+
+
+def test_forward_references_of_the_first_part_go_over_in_batches(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.generate import ChatFile
+
+    items = [{"type": kind, "item": body} for kind, body in ChatFile(120_000, seed=5).items()]
+    users = [i for i in items if i["type"] == "user"]
+    rest = [i for i in items if i["type"] != "user"]
+    rest[-1]["item"]["user_id"] = "user-9999999"  # one reference that stays missing
+    data = json.dumps(rest + users).encode()  # everything names users further on
+    monkeypatch.setattr(parallel, "PARKED_BATCH", 7)
+    handed: list[int] = []
+    one_pass, two_parts = _both(data, "chat", 0.5, monkeypatch, handed)
+    assert two_parts == one_pass
+    assert handed == [1]
+    assert one_pass["ErrorCount"] == 1

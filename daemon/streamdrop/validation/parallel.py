@@ -37,7 +37,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -67,7 +67,7 @@ MIN_BYTES: Final = 16 * 1024 * 1024
 # fraction of a full check's time per byte), so the first part is the larger.
 INDEX_PASS_COST: Final = {"chat": 0.4, "chat-jsonl": 0.3}
 CUT_WINDOW: Final = 4 * 1024 * 1024
-MAX_HANDED_PARKED: Final = 500_000  # more forward references: go on alone, not send them
+PARKED_BATCH: Final = 10_000
 _PR_SET_PDEATHSIG: Final = 1
 
 
@@ -127,11 +127,13 @@ def _first_part(helper: Helper, job: Job, file: BinaryIO, cut: Cut,
     cut.items = read_items(validator, window, array=not job.jsonl, start=job.start,
                            max_item_bytes=job.options.max_item_bytes, on_progress=on_progress)
     cut.line = job.start.line + window.newlines + _newlines(file, cut.first_end, cut.second)
-    parked = validator.references.parked
-    if validator.field_errors.count == 0 and len(parked) <= MAX_HANDED_PARKED:
+    if validator.field_errors.count == 0:
         conn = helper.conn
         if _receive(conn) == ("ready", cut.items, cut.line):
-            conn.send(("go", list(parked)))
+            # The first part's parked items, in file order, a batch at a time (they may be many).
+            for batch in _batches(validator.references.parked, PARKED_BATCH):
+                conn.send(("parked", batch))
+            conn.send(("go",))
             done = _receive(conn)
             if done is not None and done[0] == "done":
                 return chat_result(_joined(validator, done[1]))
@@ -140,6 +142,17 @@ def _first_part(helper: Helper, job: Job, file: BinaryIO, cut: Cut,
         return None  # the cut may have misled the reader: one pass from the start
     _read_second(validator, file, job, cut)  # go on alone from the cut
     return validator.finish()
+
+
+def _batches(entries: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _joined(first: ChatValidator, second: Findings) -> Findings:
@@ -187,11 +200,11 @@ def _second_part(conn: Connection, job: Job) -> None:
                                                                     job.second))
         _read_second(validator, file, job, cut)
     conn.send(("ready", cut.items, cut.line))
-    message = conn.recv()
+    parked = SpillList()  # the first part's, then the second's: file order
+    while (message := conn.recv())[0] == "parked":
+        parked.extend(message[1])
     if message[0] != "go":
         return
-    parked = SpillList()
-    parked.extend(message[1])  # the first part's, then the second's: file order
     parked.extend(iter(validator.references.parked))
     validator.references.parked = parked
     conn.send(("done", validator.findings()))
