@@ -23,6 +23,8 @@ class FakeStream:
 
     def __init__(self) -> None:
         self.states: dict[str, str] = {}  # import id -> state
+        self.v2_states: dict[str, int] = {}  # Import V2 task id -> its integer state
+        self.v2_results: dict[str, object] = {}  # Import V2 task id -> its result
         self.paths: dict[str, str] = {}  # import id -> the uploaded path it imports
         self.uploads: dict[str, bytes] = {}  # remote path -> bytes
         self.status = 200
@@ -51,6 +53,8 @@ class FakeStream:
 
     def answer(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if path.startswith("/api/v2/imports/v2"):
+            return self.answer_v2(request)
         if path == "/roles":
             return httpx.Response(200, json={"roles": [{"name": "user"}, {"name": "admin"}]})
         if path == "/channeltypes":
@@ -78,3 +82,29 @@ class FakeStream:
         return {"id": import_id, "state": self.states[import_id],
                 "path": self.paths.get(import_id, f"s3://{import_id}"), "mode": "upsert",
                 "history": [{"state": "uploaded"}], "result": None}
+
+    def answer_v2(self, request: httpx.Request) -> httpx.Response:
+        """Import V2: list (pages of `limit`, the cursor an offset) and get."""
+        path = request.url.path
+        if path == "/api/v2/imports/v2":
+            offset = int(request.url.params.get("next", "0"))
+            limit = int(request.url.params.get("limit", "25"))
+            ids = sorted(self.v2_states, reverse=True)
+            body: dict[str, object] = {
+                "import_tasks": [self.v2_task(i) for i in ids[offset:offset + limit]]}
+            if offset + limit < len(ids):
+                body["next"] = str(offset + limit)
+            return httpx.Response(200, json=body)
+        import_id = path.rsplit("/", 1)[1]
+        if import_id not in self.v2_states:
+            return httpx.Response(404, json={"code": 16, "message": "import task not found"})
+        return httpx.Response(200, json=self.v2_task(import_id))
+
+    def v2_task(self, import_id: str) -> dict[str, object]:
+        task: dict[str, object] = {
+            "id": import_id, "app_pk": 1, "product": "feeds", "state": self.v2_states[import_id],
+            "settings": {"s3": {"bucket": "b", "region": "us-east-1",
+                                "dir": self.paths.get(import_id, f"s3://{import_id}")}}}
+        if import_id in self.v2_results:
+            task["result"] = self.v2_results[import_id]
+        return task

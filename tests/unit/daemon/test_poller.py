@@ -42,8 +42,10 @@ async def ctx(tmp_path: Path, store: InMemoryRepository, clock: FakeClock,
                       clock=clock.time)
 
 
-async def importing(ctx: Context, stream: FakeStream, name: str) -> TaskRow:
-    """A task of ours whose import `imp-NAME` Stream is analyzing; its file in drop/."""
+async def importing(ctx: Context, stream: FakeStream, name: str,
+                    product: str | None = None) -> TaskRow:
+    """A task of ours whose import `imp-NAME` Stream is analyzing (an Import V2 one
+    processing, for product `feeds`); its file in drop/."""
     store = ctx.repo
     source = ctx.settings.drop.path / name
     source.parent.mkdir(parents=True, exist_ok=True)
@@ -53,9 +55,12 @@ async def importing(ctx: Context, stream: FakeStream, name: str) -> TaskRow:
     claimed = await store.claim("default", OWNER, 30, max_active=100)
     assert claimed is not None
     lease = claimed[1]
-    await store.advance(lease, State.UPLOADING, remote_path="s3://p")
+    await store.advance(lease, State.UPLOADING, remote_path="s3://p", product=product)
     now = ctx.clock()
-    stream.states[f"imp-{name}"] = "analyzing"
+    if product == "feeds":
+        stream.v2_states[f"imp-{name}"] = 2
+    else:
+        stream.states[f"imp-{name}"] = "analyzing"
     return await store.advance(lease, State.IMPORTING, import_id=f"imp-{name}",
                                import_state="uploaded", import_state_since=now,
                                poll_interval=1.0, next_poll_at=now)
@@ -152,3 +157,61 @@ async def test_many_imports_are_read_by_the_page(
     states = {t.rel_path: t.state for t in await store.list_tasks()}
     assert states["f2.jsonl"] == State.COMPLETED
     assert {s for name, s in states.items() if name != "f2.jsonl"} == {State.IMPORTING}
+
+
+# -- Import V2 (Feeds v3) -------------------------------------------------------------
+
+
+async def test_an_import_v2_task_is_followed_through_its_own_api_to_completed(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository, clock: FakeClock) -> None:
+    task = await importing(ctx, stream, "f.jsonl", product="feeds")
+    poller = Poller(ctx)
+    await poller.tick()
+    held = await store.get(task.id)
+    assert (held.state, held.import_state) == (State.IMPORTING, "processing (2)")
+    stream.v2_states["imp-f.jsonl"] = 3
+    stream.v2_results["imp-f.jsonl"] = {"stats": {"activities": 1}}
+    clock.advance(5)
+    await poller.tick()
+    done = await store.get(task.id)
+    assert (done.state, done.import_state) == (State.COMPLETED, "completed (3)")
+    assert stream.requests == ["GET /api/v2/imports/v2/imp-f.jsonl"] * 2
+    report = json.loads(await anyio.Path((done.dest_path or "") + ".report.json").read_text())
+    assert report["result"] == {"stats": {"activities": 1}}
+
+
+async def test_a_failed_import_v2_task_goes_to_failed_with_streams_result(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository) -> None:
+    task = await importing(ctx, stream, "f.jsonl", product="feeds")
+    stream.v2_states["imp-f.jsonl"] = 4
+    stream.v2_results["imp-f.jsonl"] = {"errors": [{"error": "no such feed group"}]}
+    await Poller(ctx).tick()
+    failed = await store.get(task.id)
+    assert (failed.state, failed.error) == (State.FAILED,
+                                            "Stream's import ended in state failed (4)")
+    assert failed.dest_path == str(ctx.settings.drop.failed / "f.jsonl")
+    assert json.loads(failed.report or "{}")["result"]["errors"][0]["error"] == (
+        "no such feed group")
+
+
+async def test_an_unknown_import_v2_state_is_followed_as_still_running(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository) -> None:
+    task = await importing(ctx, stream, "f.jsonl", product="feeds")
+    stream.v2_states["imp-f.jsonl"] = 7
+    await Poller(ctx).tick()
+    held = await store.get(task.id)
+    assert (held.state, held.import_state) == (State.IMPORTING, "unknown (7)")
+
+
+async def test_many_imports_of_both_apis_are_read_by_the_page_of_each(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository) -> None:
+    for n in range(3):
+        await importing(ctx, stream, f"c{n}.jsonl")
+        await importing(ctx, stream, f"f{n}.jsonl", product="feeds")
+    stream.states["imp-c1.jsonl"] = "completed"
+    stream.v2_states["imp-f1.jsonl"] = 3
+    await Poller(ctx).tick()
+    assert sorted(stream.requests) == ["GET /api/v2/imports/v2", "GET /imports"]
+    states = {t.rel_path: t.state for t in await store.list_tasks()}
+    assert (states["c1.jsonl"], states["f1.jsonl"]) == (State.COMPLETED, State.COMPLETED)
+    assert {s for name, s in states.items() if name[1] != "1"} == {State.IMPORTING}
