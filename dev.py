@@ -3,6 +3,7 @@
 
     python3 dev.py run      # the service on its embedded defaults
     python3 dev.py test     # lint, type-check and the whole test suite
+    python3 dev.py test --fast   # the same without the tests marked slow
     python3 dev.py bench    # the benchmarks (prints figures)
     python3 dev.py shell    # print the path of the virtualenv's bin/ folder
 
@@ -58,10 +59,18 @@ def replace_with(argv: list[str]) -> int:
     os.execv(str(BIN / argv[0]), [str(BIN / argv[0]), *argv[1:]])
 
 
+TYPED_TESTS = ["tests/unit/daemon", "tests/integration/daemon"]
+FAST_TIER = "not slow"  # tests over ~3 s carry @pytest.mark.slow
+
+
 def cmd_test(extra: list[str]) -> int:
+    if "--fast" in extra:
+        extra = ["-m", FAST_TIER, *(a for a in extra if a != "--fast")]
     steps = [
         ["ruff", "check", "daemon", "tests", "bench"],
         ["mypy"],
+        # the service's tests type against the same protocols (no `type: ignore` fakes)
+        ["mypy", "--explicit-package-bases", *TYPED_TESTS],
         ["lint-imports"],
         ["pytest", "-q", *extra],
     ]

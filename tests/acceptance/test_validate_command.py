@@ -164,6 +164,7 @@ def test_from_app_without_credentials_is_a_usage_problem(conformance: Path, tmp_
     assert "STREAM" in run.stderr
 
 
+@pytest.mark.slow
 def test_progress_is_shown_on_a_terminal_and_not_when_piped(tmp_path: Path) -> None:
     import pty
 

@@ -117,6 +117,7 @@ def verdict(data: bytes, *, fast: bool) -> dict[str, Any]:
         return validate_file(io.BytesIO(data), len(data), options, "chat").to_json()
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(items=st.lists(ITEMS, max_size=30), indent=st.sampled_from([None, 1]))
 def test_fast_and_precise_paths_give_the_same_verdict(items: list[Any],

@@ -15,6 +15,7 @@ from daemon_harness import Setup, chat_file, drop, imported_sha256s, invalid_fil
 from streamdrop.testing import EmulatorHandle, running_emulator
 
 
+@pytest.mark.slow
 def test_tight_rate_limit_gets_no_429(tmp_path: Path) -> None:
     with running_emulator(step_seconds=0.2, rate_limit=4, rate_window_seconds=2) as emulator:
         setup = Setup(tmp_path, emulator)
@@ -25,6 +26,7 @@ def test_tight_rate_limit_gets_no_429(tmp_path: Path) -> None:
         assert emulator.stats()["rate_limited"] == 0
 
 
+@pytest.mark.slow
 def test_pause_skip_retry_resume(setup: Setup) -> None:
     assert setup.command("db", "upgrade").returncode == 0  # ops commands create no database
     assert setup.command("pause", "default").returncode == 0
@@ -47,6 +49,7 @@ def test_pause_skip_retry_resume(setup: Setup) -> None:
     assert imported_sha256s(setup.emulator) == [sha256(chat_file(1))]
 
 
+@pytest.mark.slow
 def test_on_failure_pause_holds_later_files(setup: Setup) -> None:
     setup.sections["stream"]["max_active_imports"] = 1
     setup.rules = [{"glob": "**", "mode": "upsert", "on_failure": "pause"}]
@@ -86,6 +89,7 @@ def webhook() -> Iterator[str]:
     server.server_close()
 
 
+@pytest.mark.slow
 def test_outcomes_are_notified_to_a_json_webhook(setup: Setup, webhook: str,
                                                  emulator: EmulatorHandle) -> None:
     setup.rules = [{"glob": "**", "mode": "upsert", "notify": [webhook]}]

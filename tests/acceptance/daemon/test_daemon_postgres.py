@@ -11,6 +11,7 @@ from daemon_harness import Setup, chat_file, drop, imported_sha256s, sha256
 from tests.pgcluster import create_database
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_two_daemons_on_one_database_import_each_file_once(
         setup: Setup, postgres_server: str) -> None:

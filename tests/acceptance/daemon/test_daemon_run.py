@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 
+import pytest
 from daemon_harness import Setup, chat_file, drop, imported_sha256s, invalid_file, sha256, stop
 
 
+@pytest.mark.slow
 def test_modes_follow_rules_in_nested_folders(setup: Setup) -> None:
     a = drop(setup.drop, "insert/2026/11/a.jsonl", chat_file(1))
     b = drop(setup.drop, "b.jsonl", chat_file(2))
@@ -46,6 +47,7 @@ def test_invalid_file_goes_to_failed_with_a_report(setup: Setup) -> None:
     assert (setup.root / "failed" / "bad.jsonl").read_bytes() == invalid_file()
 
 
+@pytest.mark.slow
 def test_same_bytes_dropped_twice_import_once(setup: Setup) -> None:
     drop(setup.drop, "one.jsonl", chat_file(7))
     drop(setup.drop, "two.jsonl", chat_file(7))
@@ -81,6 +83,7 @@ def test_symlink_leading_out_is_refused(setup: Setup) -> None:
     assert any(e["event"] == "drop.symlink_refused" for e in setup.log_events())
 
 
+@pytest.mark.slow
 def test_faults_and_failed_uploads_are_retried_to_success(setup: Setup) -> None:
     setup.emulator.inject_faults("500", "503", "upload", "500", "upload", "503")
     for n in range(3):
@@ -92,6 +95,7 @@ def test_faults_and_failed_uploads_are_retried_to_success(setup: Setup) -> None:
     assert setup.emulator.stats()["faults"] >= 6
 
 
+@pytest.mark.slow
 def test_unreachable_api_exits_1(setup: Setup) -> None:
     setup.sections["stream"]["base_url"] = "http://127.0.0.1:9"  # nothing listens there
     setup.sections["daemon"]["once_max_attempts"] = 2
@@ -102,16 +106,16 @@ def test_unreachable_api_exits_1(setup: Setup) -> None:
     assert task["state"] not in {"completed", "failed"}
 
 
+@pytest.mark.slow
 def test_sigterm_drains_then_restart_finishes(setup: Setup) -> None:
     for n in range(4):
         drop(setup.drop, f"s{n}.jsonl", chat_file(n))
     proc = setup.start()
     setup.wait_for_event("task.import_created")
-    started = time.monotonic()
     assert stop(proc, signal.SIGTERM) == 0
-    assert time.monotonic() - started < 10
     events = [e["event"] for e in setup.log_events()]
     assert "daemon.draining" in events
+    assert "daemon.grace_expired" not in events  # the steps in flight finished in time
     assert events[-1] == "daemon.stopped"
     assert setup.run_once() == 0
     assert sorted(imported_sha256s(setup.emulator)) == sorted(sha256(chat_file(n))
@@ -124,11 +128,10 @@ def test_second_signal_exits_at_once(setup: Setup) -> None:
     proc = setup.start()
     setup.wait_for_event("task.found")
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
-    started = time.monotonic()
-    code = stop(proc, signal.SIGTERM, timeout=5)
-    assert time.monotonic() - started < 3
-    assert code != 0
+    setup.wait_for_event("daemon.draining")
+    assert stop(proc, signal.SIGTERM, timeout=5) == 128 + signal.SIGTERM
+    events = [e["event"] for e in setup.log_events()]
+    assert events[-1] == "daemon.exit_now"  # not the drain: no daemon.stopped after it
 
 
 def test_logs_are_json_lines_without_secrets(setup: Setup) -> None:
@@ -167,6 +170,7 @@ def test_valid_feeds_file_goes_to_ready_without_an_upload(setup: Setup) -> None:
     assert (setup.root / "ready" / "feeds" / "f.jsonl").read_bytes() == feeds
 
 
+@pytest.mark.slow
 def test_big_file_is_validated_in_a_worker_process_and_imported(setup: Setup) -> None:
     from streamdrop.service.validation_pool import PROCESS_MIN_BYTES
 

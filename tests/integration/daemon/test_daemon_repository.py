@@ -30,6 +30,7 @@ async def test_upgrade_twice_at_once_leaves_one_schema(sqlite_url: str) -> None:
     assert await db.upgrade(sqlite_url) == db.head_revision()
 
 
+@pytest.mark.slow
 def test_upgrade_from_two_processes_at_once(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
     code = f"import anyio; from streamdrop.storage import db; print(anyio.run(db.upgrade, {url!r}))"

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from streamdrop.service import settings
-from streamdrop.service.settings import ConfigError, glob_regex
+from streamdrop.service.globs import glob_regex
+from streamdrop.service.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
 
