@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 
+import anyio
 import pytest
 from tests.factories import new_task
 from tests.pgcluster import create_database
@@ -91,6 +92,27 @@ async def test_claims_follow_drop_order_and_max_active(store: TaskStore) -> None
     assert third is not None
     assert [second[0].rel_path, third[0].rel_path] == ["b.json", "late.json"]
     assert await store.claim("default", OWNER, 30, max_active=9) is None
+
+
+async def test_claims_made_at_once_stay_within_max_active(store: TaskStore) -> None:
+    await store.ensure_targets(["default"])
+    for n in range(6):
+        await store.register(new_task(f"f{n}.json", found_at=n))
+    got: list[int] = []
+
+    async def claim(n: int) -> None:
+        result = await store.claim("default", f"h:{n}:x", 30, max_active=2)
+        if result is not None:
+            got.append(result[0].id)
+
+    async with anyio.create_task_group() as group:
+        for n in range(8):
+            group.start_soon(claim, n)
+    # PostgreSQL's claimers skip a target another is claiming (SKIP LOCKED): they may
+    # come back empty-handed, never over the limit, never with the same task
+    assert 1 <= len(got) <= 2
+    assert len(set(got)) == len(got)
+    assert len(await store.list_tasks(state=State.VALIDATING)) == len(got)
 
 
 async def test_max_active_is_counted_per_target(store: TaskStore) -> None:
