@@ -275,3 +275,38 @@ async def test_find_stops_at_the_last_page() -> None:
 
     async with make_client([], handler) as client:
         assert await client.find_import_v2(LOCATION.dir) is None
+
+
+@pytest.mark.parametrize("status", [400, 404])
+@pytest.mark.anyio
+async def test_an_id_the_chat_api_does_not_take_is_asked_of_import_v2(status: int) -> None:
+    from streamdrop.stream.follow import get_any_import
+
+    seen: list[tuple[httpx.Request, bytes]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/api/v2/imports/v2/"):
+            return ok(task("v2-1", state=2))
+        return httpx.Response(status, json={"code": 4 if status == 400 else 16,
+                                            "message": "no", "StatusCode": status})
+
+    async with make_client(seen, handler) as client:
+        found = await get_any_import(client, "v2-1")
+    assert isinstance(found, ImportV2Task)
+    assert [r.url.path for r, _ in seen] == ["/imports/v2-1", "/api/v2/imports/v2/v2-1"]
+
+
+@pytest.mark.anyio
+async def test_a_refused_credential_is_not_retried_on_import_v2() -> None:
+    from streamdrop.stream.errors import AuthenticationError
+    from streamdrop.stream.follow import get_any_import
+
+    seen: list[tuple[httpx.Request, bytes]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"code": 43, "message": "bad token", "StatusCode": 401})
+
+    async with make_client(seen, handler) as client:
+        with pytest.raises(AuthenticationError):
+            await get_any_import(client, "x")
+    assert len(seen) == 1

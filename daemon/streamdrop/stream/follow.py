@@ -7,18 +7,22 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 import anyio
 
 from streamdrop.stream.client import ImportTask, ImportV2Task, StreamClient
-from streamdrop.stream.errors import NotFoundError
+from streamdrop.stream.errors import NotFoundError, TerminalError
 from streamdrop.stream.import_states import PollSchedule, next_interval
 
 AnyImportTask = ImportTask | ImportV2Task
+BAD_REQUEST = 400
 
 
 async def get_any_import(client: StreamClient, import_id: str) -> AnyImportTask:
     """The task `import_id` of the chat import API, else of Import V2 (ids do not say which);
-    NotFoundError when neither has it."""
+    NotFoundError when neither has it. [guess] Stream may refuse an id of the other API as a
+    bad request rather than a missing task, so a 400 also sends the question to Import V2."""
     try:
         return await client.get_import(import_id)
-    except NotFoundError:
+    except TerminalError as exc:
+        if not isinstance(exc, NotFoundError) and exc.status != BAD_REQUEST:
+            raise
         return await client.get_import_v2(import_id)
 
 
