@@ -115,6 +115,7 @@ def test_a_failed_import_v2_task_ends_the_watch_with_exit_1(emulator: Emulator) 
     assert json.loads(watch.stdout)["result"]["errors"]
 
 
+@pytest.mark.slow
 def test_list_imports_shows_both_kinds_and_filters_by_product(
     emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -151,6 +152,7 @@ def test_list_imports_pages_import_v2_by_cursor(emulator: Emulator) -> None:
     assert not first_ids & rest_ids
 
 
+@pytest.mark.slow
 def test_cancel_import_stops_a_queued_task_and_refuses_what_cannot_be(
     slow_app: Emulator, tmp_path: Path
 ) -> None:

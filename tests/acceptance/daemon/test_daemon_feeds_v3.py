@@ -15,6 +15,8 @@ from streamdrop.emulator.config import EmulatorConfig
 from streamdrop.emulator.state import Verdict
 from streamdrop.testing import EmulatorHandle, running_emulator
 
+pytestmark = pytest.mark.slow  # each runs the daemon as a subprocess: 5-10 s
+
 
 def feeds_v3(n: int) -> bytes:
     """A small valid Feeds v3 file, different for every n."""
@@ -90,7 +92,6 @@ def late_emulator() -> Iterator[EmulatorHandle]:
         yield handle
 
 
-@pytest.mark.slow
 def test_sigkill_between_create_and_store_reconciles_by_listing_import_v2(
     tmp_path: Path, late_emulator: EmulatorHandle
 ) -> None:
