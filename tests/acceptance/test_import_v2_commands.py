@@ -170,3 +170,16 @@ def test_cancel_import_stops_a_queued_task_and_refuses_what_cannot_be(
     classic = streamdrop("cancel-import", json.loads(upload.stdout)["id"], env=slow_app.env())
     assert classic.returncode == 1
     assert "cannot be cancelled" in classic.stderr
+
+
+def test_list_imports_by_import_v2_state_by_name_or_number(slow_app: Emulator) -> None:
+    queued = create_v2_task(slow_app, VALID.encode())["id"]
+    by_name = json.loads(streamdrop("list-imports", "--state", "queued", "--limit", "100",
+                                    env=slow_app.env()).stdout)
+    assert queued in {t["id"] for t in by_name}
+    assert {(t["state"], t["product"]) for t in by_name} <= {(1, "chat"), (1, "feeds")}
+    completed = streamdrop("list-imports", "--state", "3", env=slow_app.env())
+    assert json.loads(completed.stdout) == []
+    bad = streamdrop("list-imports", "--state", "done", env=slow_app.env())
+    assert bad.returncode == 2
+    assert "1 queued" in bad.stderr

@@ -109,6 +109,9 @@ def _register_list(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
                         help="of the chat /imports list, default 0")
     parser.add_argument("--cursor", default=None,
                         help="an Import V2 page's cursor (printed to stderr when there is more)")
+    parser.add_argument("--state", type=_v2_state, default=None, metavar="STATE",
+                        help="only Import V2 tasks in this state: 1-4 or queued, processing, "
+                             "completed, failed (the names are streamdrop's guess)")
     _add_common_options(parser)
     parser.set_defaults(handler=list_imports)
 
@@ -141,6 +144,15 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text}")
     return value
+
+
+def _v2_state(text: str) -> int:
+    from streamdrop.stream.import_states import v2_state_number
+
+    try:
+        return v2_state_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _non_negative_int(text: str) -> int:
@@ -270,10 +282,11 @@ async def _watch(client: StreamClient, args: argparse.Namespace) -> int:
 
 async def _list_imports(client: StreamClient, args: argparse.Namespace) -> int:
     tasks: list[AnyImportTask] = []
-    if args.product in (None, "chat") and args.cursor is None:
+    if args.product in (None, "chat") and args.cursor is None and args.state is None:
         tasks.extend(await client.list_imports(limit=args.limit, offset=args.offset))
     if args.limit:
-        page = await client.list_imports_v2(cursor=args.cursor, limit=args.limit)
+        page = await client.list_imports_v2(state=args.state, cursor=args.cursor,
+                                            limit=args.limit)
         tasks.extend(t for t in page.tasks if args.product in (None, t.product))
         if page.next is not None:
             print(f"more Import V2 tasks: --cursor {page.next}", file=sys.stderr)
