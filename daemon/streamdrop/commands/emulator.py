@@ -55,6 +55,9 @@ def _add_app_options(parser: argparse.ArgumentParser) -> None:
                        "livestream,messaging,team,gaming,commerce with 5000)")
     group.add_argument("--step-seconds", type=float, default=2.0,
                        help="time between import states (default 2)")
+    group.add_argument("--max-import-bytes", type=int, default=300_000_000, metavar="N",
+                       help="refuse uploads over N bytes, as Stream does over 300 MB "
+                       "(default 300000000)")
     group.add_argument("--states", choices=("docs", "sdk", "novel"), default="docs",
                        help="state spelling: docs (uploaded, analyze_failed...), sdk (queued, "
                        "analyzing_failed...), novel (names no client knows)")
@@ -105,7 +108,8 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
         plain_429=args.plain_429, step_seconds=args.step_seconds, latency_ms=args.latency_ms,
         fault_rate=args.fault_rate, fault_kinds=tuple(args.fault_kinds.split(",")),
         slow_seconds=args.slow_seconds, seed=args.seed, states=args.states,
-        data_dir=args.data_dir, public_url=args.public_url, **extra,
+        data_dir=args.data_dir, public_url=args.public_url,
+        max_upload_bytes=args.max_import_bytes, **extra,
     )
 
 

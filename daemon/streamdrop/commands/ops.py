@@ -27,7 +27,8 @@ EXIT_CONFIG = 2
 EXIT_FAILED = 1
 TASK_FIELDS = ("id", "file", "sha256", "mode", "target", "state", "product", "import_id",
                "import_state", "attempts", "size", "rule", "source_path", "dest_path",
-               "remote_path", "duplicate_of", "error", "found_at", "finished_at")
+               "remote_path", "duplicate_of", "batch_id", "part_number", "error", "found_at",
+               "finished_at")
 
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
@@ -177,9 +178,16 @@ async def cmd_show(repo: TaskStore, args: argparse.Namespace, _config: Settings,
     data["report"] = json.loads(task.report) if task.report else None
     data["events"] = [{"at": _iso(e.at), "from": e.from_state, "to": e.to_state,
                        "detail": e.detail, "owner": e.owner} for e in events]
+    parts = await repo.parts_of(task.id)
+    if parts:  # a batch: its parts, in import order
+        data["parts"] = [{"part": p.part_number, "task_id": p.id, "state": p.state,
+                          "import_id": p.import_id, "size": p.size, "file": p.source_path}
+                         for p in parts]
     if args.json:
         _print_json(data)
         return 0
+    for p in parts:
+        print(f"  part {p.part_number:>4}  task {p.id:<6} {p.state:<10} {p.import_id or '-'}")
     for key in TASK_FIELDS:
         if data.get(key) is not None:
             print(f"{key:<13} {data[key]}")

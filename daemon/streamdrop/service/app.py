@@ -20,7 +20,7 @@ import structlog
 from anyio.abc import TaskGroup
 
 from streamdrop import concurrency
-from streamdrop.service import health, http, notify, reload, systemd
+from streamdrop.service import batches, health, http, notify, reload, systemd
 from streamdrop.service.context import Context, Nudge
 from streamdrop.service.handoff import Handoff
 from streamdrop.service.owners import gone_on, owner_id
@@ -235,7 +235,8 @@ class Daemon:
         unfinished = await ctx.repo.unfinished()
         paused = {t.name for t in await ctx.repo.list_targets() if t.paused}
         given_up = (parts.workers.given_up
-                    | parts.poller.given_up(self.settings.daemon.once_max_attempts))
+                    | parts.poller.given_up(self.settings.daemon.once_max_attempts)
+                    | await batches.held_by_failed_parts(ctx, unfinished))
         if all(_blocked(task, given_up, paused) for task in unfinished):
             return unfinished
         return None

@@ -34,8 +34,11 @@ def move_and_report(src: Path, dest: Path, report: dict[str, Any] | None) -> Non
 async def finish(ctx: Context, task: TaskRow, lease: Lease, state: State,
                  report: dict[str, Any] | None, *, error: str | None = None,
                  move: bool = True, **values: Any) -> None:
-    """Final state (shielded, with its notification), then the file to its folder."""
-    folder = destination(ctx.settings.drop, state) if move else None
+    """Final state (shielded, with its notification), then the file to its folder.
+
+    A part of a batch stays in the work folder: its batch's file moves when all are done.
+    """
+    folder = destination(ctx.settings.drop, state) if move and task.batch_id is None else None
     dest = files.free_destination(folder, task.rel_path) if folder is not None else None
     report_json = orjson.dumps(report).decode() if report is not None else None
     row = await shielded(ctx.repo.advance(

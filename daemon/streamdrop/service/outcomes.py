@@ -52,6 +52,18 @@ def new_task(found: Found, rule: Rule, sha256: str) -> NewTask:
         mtime_ns=found.mtime_ns, found_at=found.found_at)
 
 
+def new_part(task: TaskRow, number: int, path: Path, *, sha256: str, size: int,
+             mtime_ns: int) -> NewTask:
+    """Part `number` of a batched task: its identity is its content (and whose part it is)."""
+    params = {**import_params(rule_of(task)), "part_of": task.sha256}
+    return NewTask(
+        identity=identity(sha256, params), sha256=sha256, params_digest=task.params_digest,
+        target=task.target, mode=task.mode, merge_custom=task.merge_custom,
+        format="chat-jsonl", params=task.params, rule=task.rule, source_path=str(path),
+        rel_path=f"{task.rel_path}#part-{number:04d}", size=size, mtime_ns=mtime_ns,
+        found_at=task.found_at, batch_id=task.id, part_number=number)
+
+
 def rule_of(task: TaskRow) -> Rule:
     """The rule a task was registered under; keys it did not store keep Rule's defaults."""
     params = orjson.loads(task.params)
@@ -96,6 +108,14 @@ def crash_report(task: TaskRow, error: str) -> dict[str, Any]:
     return {**_about(task), "valid": None, "error": error}
 
 
+def batch_report(task: TaskRow, parts: list[TaskRow]) -> dict[str, Any]:
+    """A batched file's report: each part with its import and how it ended."""
+    return {**_about(task), "state": task.state, "parts": [
+        {"part": p.part_number, "task_id": p.id, "file": Path(p.source_path).name,
+         "sha256": p.sha256, "bytes": p.size, "import_id": p.import_id, "state": p.state}
+        for p in parts]}
+
+
 def import_report(task: TaskRow, state: str, raw: Mapping[str, Any] | None,
                   error: str | None) -> dict[str, Any]:
     raw = raw or {}
@@ -114,6 +134,8 @@ def destination(drop: DropSettings, state: State) -> Path | None:
 
 def notification(task: TaskRow, state: State, error: str | None,
                  kind: str | None = None) -> list[Notification]:
+    if task.batch_id is not None and state == State.COMPLETED:
+        return []  # a part's import is told with its batch's
     kind = kind or NOTIFY_KINDS.get(state)
     urls = list(rule_of(task).notify)
     if kind is None or not urls:

@@ -116,6 +116,8 @@ class TargetSettings:
     api_secret: str | None = field(default=None, repr=False)
     api_secret_file: str | None = None
     max_active_imports: int = 1
+    # Stream's cap on one import; a bigger chat file is split into parts (rule key `split`).
+    max_import_bytes: int = 300_000_000
 
     def credentials(self, env: Mapping[str, str] | None = None) -> Credentials:
         """Key and secret; only the default target reads STREAM_* from the environment."""
@@ -134,6 +136,7 @@ class DropSettings:
     failed: Path
     ready: Path
     duplicates: Path
+    work: Path  # the parts of files being imported as batches
     settle_seconds: float = 2.0
     rescan_seconds: float = 60.0
     polling: bool = False
@@ -177,6 +180,9 @@ class Rule:
     strict_references: bool = False
     on_failure: str = check(_choice(ON_FAILURE), "continue")
     notify: tuple[str, ...] = ()
+    # A chat file over the target's max_import_bytes is split into parts imported in
+    # order; false: it is refused, as Stream would.
+    split: bool = True
 
     def matches(self, rel_path: str) -> bool:
         return glob_regex(self.glob).fullmatch(rel_path) is not None
@@ -269,7 +275,7 @@ def _section(cls: type[S], table: Mapping[str, Any], key: str, **given: Any) -> 
 
 # -- sections -----------------------------------------------------------------------
 
-DROP_FOLDERS = ("done", "failed", "ready", "duplicates")
+DROP_FOLDERS = ("done", "failed", "ready", "duplicates", "work")
 
 
 def _targets(data: Mapping[str, Any]) -> dict[str, TargetSettings]:

@@ -13,6 +13,7 @@ How a task ends is `ending`; what it leaves behind is built by `outcomes`.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import anyio
 import orjson
 import structlog
 
-from streamdrop.service import files, metrics, validation_pool
+from streamdrop.service import batches, files, metrics, validation_pool
 from streamdrop.service.context import Context, shielded
 from streamdrop.service.ending import finish, move_and_report, skip_changed
 from streamdrop.service.fingerprint import sha256_file
@@ -110,13 +111,18 @@ async def process(ctx: Context, task: TaskRow, lease: Lease) -> None:
     step = resume_step(task.state, task.remote_path, task.import_id)
     if step == "poll":
         return  # the poller follows it
+    if step == "finish_batch":
+        await batches.finish_batch(ctx, task, lease)
+        return
     if step == "reconcile":
         found = await reconcile(ctx, task, lease)
         if found is not None:
             return
         step = "upload"
     if step == "validate":
-        proceed = await validate(ctx, task, lease)
+        # A part was validated with its whole file before the split.
+        proceed = await (_part_unchanged(ctx, task, lease) if task.batch_id is not None
+                         else validate(ctx, task, lease))
         if not proceed:
             return
         if ctx.draining.is_set():  # shutting down: leave the long step to the next daemon
@@ -142,12 +148,23 @@ def _unchanged(task: TaskRow) -> bool:
     return (stat.st_size, stat.st_mtime_ns) == (task.size, task.mtime_ns)
 
 
+async def _part_unchanged(ctx: Context, task: TaskRow, lease: Lease) -> bool:
+    if await anyio.to_thread.run_sync(_unchanged, task):
+        return True
+    await skip_changed(ctx, task, lease)
+    return False
+
+
 async def validate(ctx: Context, task: TaskRow, lease: Lease) -> bool:
-    """Check the file; False when the task ended here (invalid, ready, changed)."""
+    """Check the file; False when the task ended here (invalid, ready, changed, batched)."""
     if not await anyio.to_thread.run_sync(_unchanged, task):
         await skip_changed(ctx, task, lease)
         return False
     options = await app_options(ctx, task)
+    # A file over Stream's cap is validated whole before it is split; without `split`
+    # it is refused unread, as Stream would refuse it.
+    cap = ctx.settings.targets[task.target].max_import_bytes
+    options = dataclasses.replace(options, max_size=0 if rule_of(task).split else cap)
     try:
         result = await validation_pool.validate(Path(task.source_path), options, task.format,
                                           task.size)
@@ -164,6 +181,8 @@ async def validate(ctx: Context, task: TaskRow, lease: Lease) -> bool:
     if result.format == "feeds":
         await finish(ctx, task, lease, State.READY, validation_report(task, result))
         return False
+    if batches.needs_split(ctx, task):
+        return await _split(ctx, task, lease, result.format)
     log.info("task.valid", format=result.format, warnings=result.warning_count,
              stats=result.stats)
     return True
@@ -175,6 +194,19 @@ def _file_format(task: TaskRow) -> str | None:
         return task.format
     with Path(task.source_path).open("rb") as file:
         return detect_format(file.read(SNIFF_BYTES))
+
+
+async def _split(ctx: Context, task: TaskRow, lease: Lease, fmt: str | None) -> bool:
+    """A valid file over the cap: chat goes in as a batch of parts; anything else is refused."""
+    if fmt in ("chat", "chat-jsonl"):
+        log.info("task.valid", format=fmt, splitting=True)
+        await batches.split(ctx, task, lease)
+        return False
+    cap = ctx.settings.targets[task.target].max_import_bytes
+    error = (f"the file is {task.size:,} bytes, over the target's max_import_bytes "
+             f"({cap:,}), and only chat files can be split")
+    await finish(ctx, task, lease, State.INVALID, crash_report(task, error), error=error)
+    return False
 
 
 async def upload_and_create(ctx: Context, task: TaskRow, lease: Lease) -> None:

@@ -1,4 +1,4 @@
-"""Runs validation for the daemon: small files in a thread, big ones in a worker process.
+"""Validation and splitting for the daemon: small files in a thread, big ones in a process.
 
 Validation is CPU-bound pure Python: a 280 MB file holds the GIL for seconds
 (the event loop would miss lease renewals, polls and signals meanwhile) and
@@ -34,6 +34,7 @@ import anyio.to_process
 from anyio import BrokenWorkerProcess
 
 from streamdrop.validation import Options, Result, validate_path
+from streamdrop.validation.parts import Manifest, split_path
 
 # ~50 ms of validation: below this a thread is quicker than a worker process.
 PROCESS_MIN_BYTES = 4 * 1024 * 1024
@@ -57,6 +58,26 @@ async def validate(path: Path, options: Options, fmt: str, size: int) -> Result:
         raise ValidatorCrashed(
             f"the worker process validating {path.name} died before it gave a verdict "
             "(killed, or out of memory?)") from exc
+
+
+async def split(path: Path, folder: Path, max_bytes: int, size: int) -> Manifest:
+    """Split the (valid) file at `path` into parts in `folder`, in a worker process if big."""
+    if size < PROCESS_MIN_BYTES:
+        return await anyio.to_thread.run_sync(split_path, path, folder, max_bytes)
+    try:
+        return await anyio.to_process.run_sync(
+            split_in_worker, os.getpid(), path, folder, max_bytes, cancellable=True)
+    except BrokenWorkerProcess as exc:
+        raise ValidatorCrashed(f"the worker process splitting {path.name} died") from exc
+
+
+def split_in_worker(parent_pid: int, path: Path, folder: Path, max_bytes: int) -> Manifest:
+    """Runs in the worker process."""
+    _belong_to(parent_pid)
+    try:
+        return split_path(path, folder, max_bytes)
+    finally:
+        release_memory()
 
 
 def validate_in_worker(parent_pid: int, path: Path, options: Options, fmt: str) -> Result:

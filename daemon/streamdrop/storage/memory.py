@@ -30,7 +30,14 @@ from streamdrop.storage.rows import (
     TaskChanges,
     TaskRow,
 )
-from streamdrop.storage.states import ACTIVE_STATES, State, check_move, is_final
+from streamdrop.storage.states import (
+    ACTIVE_STATES,
+    PENDING_LOOKAHEAD,
+    State,
+    check_move,
+    is_final,
+    part_turn,
+)
 
 # What `retry` clears: the task starts over from its file.
 _RETRY_CLEARS: dict[str, Any] = {
@@ -148,16 +155,40 @@ class InMemoryRepository:
         flags = self.targets.get(target)
         if flags is None or flags.paused:
             return None
-        candidate = self._resumable(target, now)
+        candidate = self._finished_batch(target) or self._resumable(target, now)
         if candidate is None:
             if len(self._of_target(target, ACTIVE_STATES)) >= max_active:
                 return None
-            pending = [t for t in self._of_target(target, [State.PENDING])
-                       if t.lease_owner is None]
-            candidate = min(pending, key=_drop_order, default=None)
+            candidate = self._next_pending(target)
         if candidate is None:
             return None
         return self._take(candidate, owner, now + lease_seconds)
+
+    def _next_pending(self, target: str) -> TaskRow | None:
+        pending = sorted((t for t in self._of_target(target, [State.PENDING])
+                          if t.lease_owner is None), key=_drop_order)
+        for task in pending[:PENDING_LOOKAHEAD]:
+            turn = part_turn(task, self._previous_part_state(task))
+            if turn == "go":
+                return task
+            if turn == "wait":
+                return None
+        return None
+
+    def _previous_part_state(self, task: TaskRow) -> str | None:
+        if task.batch_id is None or not task.part_number or task.part_number == 1:
+            return None
+        return next((t.state for t in self.tasks.values() if t.batch_id == task.batch_id
+                     and t.part_number == task.part_number - 1), None)
+
+    def _finished_batch(self, target: str) -> TaskRow | None:
+        done = [t for t in self._of_target(target, [State.BATCHED]) if t.lease_owner is None
+                and all(p.state == State.COMPLETED for p in self._parts(t.id))]
+        return min(done, key=lambda t: (t.found_at, t.id), default=None)
+
+    def _parts(self, task_id: int) -> list[TaskRow]:
+        return sorted((t for t in self.tasks.values() if t.batch_id == task_id),
+                      key=lambda t: (t.part_number or 0, t.id))
 
     def _resumable(self, target: str, now: float) -> TaskRow | None:
         """A task a dead or retrying worker left mid-way: it already holds a slot."""
@@ -239,6 +270,25 @@ class InMemoryRepository:
         self._held(lease)
         self._set(lease.task_id, next_attempt_at=retry_at, error=error,
                   updated_at=self.clock(), **_NO_LEASE)
+
+    async def add_parts(self, lease: Lease, parts: Sequence[NewTask]) -> list[TaskRow]:
+        await anyio.lowlevel.checkpoint()
+        current = self._held(lease)
+        check_move(current.state, State.BATCHED.value)
+        rows = []
+        for part in parts:
+            existing = next((t for t in self.tasks.values() if t.identity == part.identity),
+                            None)
+            rows.append(existing or self._insert(part, State.PENDING, part.identity, None))
+        self._event(lease.task_id, current.state, State.BATCHED.value,
+                    detail=f"{len(parts)} parts", owner=lease.owner)
+        self._set(lease.task_id, state=State.BATCHED.value, **_NO_LEASE,
+                  updated_at=self.clock())
+        return rows
+
+    async def parts_of(self, task_id: int) -> list[TaskRow]:
+        await anyio.lowlevel.checkpoint()
+        return self._parts(task_id)
 
     async def held_imports(self, owner: str) -> list[TaskRow]:
         await anyio.lowlevel.checkpoint()

@@ -96,6 +96,15 @@ class TaskStore(Protocol):
         """Let go after a failure worth retrying; the task keeps its state and slot."""
         ...
 
+    async def add_parts(self, lease: Lease, parts: Sequence[NewTask]) -> list[TaskRow]:
+        """The held task becomes `batched` (lease let go) and its parts pending tasks,
+        in one step; a part whose identity is recorded already is kept as it is."""
+        ...
+
+    async def parts_of(self, task_id: int) -> list[TaskRow]:
+        """A batched task's parts, in order."""
+        ...
+
     async def held_imports(self, owner: str) -> list[TaskRow]:
         """Importing tasks `owner` holds, soonest poll first."""
         ...

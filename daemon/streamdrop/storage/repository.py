@@ -32,7 +32,15 @@ from streamdrop.storage.rows import (
     TaskChanges,
     TaskRow,
 )
-from streamdrop.storage.states import ACTIVE_STATES, FINAL_STATES, State, check_move, is_final
+from streamdrop.storage.states import (
+    ACTIVE_STATES,
+    FINAL_STATES,
+    PENDING_LOOKAHEAD,
+    State,
+    check_move,
+    is_final,
+    part_turn,
+)
 from streamdrop.storage.tables import daemons, events, outbox, targets, tasks
 
 
@@ -159,7 +167,8 @@ class Repository:
             )).first()
             if target_row is None or target_row.paused:
                 return None
-            candidate = await self._resumable(conn, target, now)
+            candidate = (await self._finished_batch(conn, target)
+                         or await self._resumable(conn, target, now))
             if candidate is None:
                 if await self._active_count(conn, target) >= max_active:
                     return None
@@ -189,11 +198,39 @@ class Repository:
         return int((await conn.execute(query)).scalar_one())
 
     async def _next_pending(self, conn: AsyncConnection, target: str) -> TaskRow | None:
+        """The first pending task in drop order that may start (see `states.part_turn`)."""
         query = (
             select(tasks).where(tasks.c.target == target, tasks.c.state == State.PENDING.value,
                                 tasks.c.lease_owner.is_(None))
-            .order_by(tasks.c.found_at, tasks.c.rel_path, tasks.c.id).limit(1)
+            .order_by(tasks.c.found_at, tasks.c.rel_path, tasks.c.id).limit(PENDING_LOOKAHEAD)
             .with_for_update(skip_locked=True)
+        )
+        for row in (await conn.execute(query)).all():
+            task = _task(row)
+            turn = part_turn(task, await self._previous_part_state(conn, task))
+            if turn == "go":
+                return task
+            if turn == "wait":
+                return None
+        return None
+
+    async def _previous_part_state(self, conn: AsyncConnection, task: TaskRow) -> str | None:
+        if task.batch_id is None or not task.part_number or task.part_number == 1:
+            return None
+        query = select(tasks.c.state).where(tasks.c.batch_id == task.batch_id,
+                                            tasks.c.part_number == task.part_number - 1)
+        state = (await conn.execute(query)).scalar_one_or_none()
+        return None if state is None else str(state)
+
+    async def _finished_batch(self, conn: AsyncConnection, target: str) -> TaskRow | None:
+        """A batched file whose parts all completed: it needs no slot to be finished."""
+        parts = tasks.alias("parts")
+        unfinished_part = select(parts.c.id).where(
+            parts.c.batch_id == tasks.c.id, parts.c.state != State.COMPLETED.value)
+        query = (
+            select(tasks).where(tasks.c.target == target, tasks.c.state == State.BATCHED.value,
+                                tasks.c.lease_owner.is_(None), ~unfinished_part.exists())
+            .order_by(tasks.c.found_at, tasks.c.id).limit(1).with_for_update(skip_locked=True)
         )
         row = (await conn.execute(query)).first()
         return None if row is None else _task(row)
@@ -295,6 +332,26 @@ class Repository:
                 .values(lease_owner=None, lease_expires_at=None, next_attempt_at=retry_at,
                         error=error, updated_at=self.clock()))
 
+    async def add_parts(self, lease: Lease, parts: Sequence[NewTask]) -> list[TaskRow]:
+        """The held task becomes `batched` and lets go; its parts are pending tasks.
+
+        A part already recorded (same identity: a restart split the same bytes) is kept.
+        """
+        async with self._write() as conn:
+            current = await self._held(conn, lease)
+            check_move(current.state, State.BATCHED.value)
+            rows = []
+            for part in parts:
+                existing = await self._by_identity(conn, part.identity)
+                rows.append(existing if existing is not None else
+                            await self._insert(conn, part, State.PENDING, part.identity, None))
+            await self._event(conn, lease.task_id, current.state, State.BATCHED.value,
+                              detail=f"{len(parts)} parts", owner=lease.owner)
+            await conn.execute(update(tasks).where(tasks.c.id == lease.task_id).values(
+                state=State.BATCHED.value, lease_owner=None, lease_expires_at=None,
+                updated_at=self.clock()))
+            return rows
+
     async def _held(self, conn: AsyncConnection, lease: Lease) -> TaskRow:
         row = (await conn.execute(
             select(tasks).where(tasks.c.id == lease.task_id, tasks.c.fence == lease.fence,
@@ -375,6 +432,12 @@ class Repository:
     async def get(self, task_id: int) -> TaskRow:
         async with self._read() as conn:
             return await self._get(conn, task_id)
+
+    async def parts_of(self, task_id: int) -> list[TaskRow]:
+        async with self._read() as conn:
+            rows = await conn.execute(select(tasks).where(tasks.c.batch_id == task_id)
+                                      .order_by(tasks.c.part_number, tasks.c.id))
+            return [_task(r) for r in rows]
 
     async def by_source(self, source_path: str) -> list[TaskRow]:
         async with self._read() as conn:

@@ -48,6 +48,8 @@ class TaskRow:
     updated_at: float
     finished_at: float | None
     product: str | None  # the import API: None chat `/imports`, "feeds" Import V2
+    batch_id: int | None = None  # a part: the task of the file it was split from
+    part_number: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,8 @@ class NewTask:
     size: int
     mtime_ns: int
     found_at: float
+    batch_id: int | None = None
+    part_number: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ A task is one file taken for one import. It moves forward only:
 
     pending ─▶ validating ─▶ uploading ─▶ importing ─▶ completed | failed
         │           ├─▶ invalid                 (report beside the file)
-        │           └─▶ ready                   (valid feeds file: no upload API)
+        │           ├─▶ ready                   (valid feeds file: no upload API)
+        │           └─▶ batched ─▶ completed    (split into parts, each a task of its
+        │                                        own; completed when every part is)
         └─▶ skipped  (an operator said so, or the file changed under us)
 
 `duplicate` rows are born final (same bytes and parameters as an earlier task).
@@ -27,6 +29,7 @@ class State(StrEnum):
     DUPLICATE = "duplicate"
     SKIPPED = "skipped"
     READY = "ready"
+    BATCHED = "batched"
 
 
 FINAL_STATES: frozenset[State] = frozenset(
@@ -42,10 +45,12 @@ CLAIMABLE_STATES: frozenset[State] = frozenset(
 _NEXT: dict[State, frozenset[State]] = {
     State.PENDING: frozenset({State.VALIDATING, State.SKIPPED}),
     State.VALIDATING: frozenset(
-        {State.UPLOADING, State.INVALID, State.READY, State.FAILED, State.SKIPPED}
+        {State.UPLOADING, State.INVALID, State.READY, State.FAILED, State.SKIPPED,
+         State.BATCHED}
     ),
     State.UPLOADING: frozenset({State.IMPORTING, State.FAILED, State.SKIPPED}),
     State.IMPORTING: frozenset({State.COMPLETED, State.FAILED, State.SKIPPED}),
+    State.BATCHED: frozenset({State.COMPLETED, State.FAILED, State.SKIPPED}),
 }
 
 
@@ -73,6 +78,8 @@ def check_move(current: str, target: str) -> None:
 
 def resume_step(state: str, remote_path: str | None, import_id: str | None) -> str:
     """Which pipeline step a claimed task continues with, from what was stored."""
+    if state == State.BATCHED:
+        return "finish_batch"  # claimed once every part completed
     if import_id:
         return "poll"
     if state == State.UPLOADING and remote_path:
@@ -80,3 +87,23 @@ def resume_step(state: str, remote_path: str | None, import_id: str | None) -> s
     if state == State.UPLOADING:
         return "upload"
     return "validate"
+
+
+# How many pending tasks a claim looks through for one that may start (held parts skip).
+PENDING_LOOKAHEAD = 200
+
+
+def part_turn(task: object, previous: str | None) -> str:
+    """May this pending task start? "go", "wait" (keep the drop order) or "skip".
+
+    A part of a batch starts only after the part before it completed (`previous`
+    is that part's state); while that part runs, nothing after it in the drop
+    order starts either. A part after one that failed (or was skipped) is held
+    until that part is retried; later files go on.
+    """
+    part_number = getattr(task, "part_number", None)
+    if not part_number or part_number == 1 or previous is None:
+        return "go"
+    if previous == State.COMPLETED:
+        return "go"
+    return "skip" if is_final(previous) else "wait"

@@ -69,6 +69,9 @@ class Task(Base):
     poll_interval: Mapped[float | None] = mapped_column(Double)
     stuck_announced: Mapped[bool] = mapped_column(Boolean, default=False)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    # A part of a file split for Stream's size cap: the file's task, and its place (1, 2, ...).
+    batch_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    part_number: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)  # last error, one line
     report: Mapped[str | None] = mapped_column(Text)  # JSON: validation or Stream result
     found_at: Mapped[float] = mapped_column(Double)
