@@ -37,6 +37,7 @@ from streamdrop.storage.states import (
     check_move,
     is_final,
     part_turn,
+    retried_at,
 )
 
 # What `retry` clears: the task starts over from its file.
@@ -405,7 +406,8 @@ class InMemoryRepository:
         if not is_final(task.state):
             raise Conflict(f"task {task_id} is still {task.state}")
         row = self._set(task_id, **_RETRY_CLEARS, state=State.PENDING.value,
-                        source_path=source_path, fence=task.fence + 1, found_at=now,
+                        source_path=source_path, fence=task.fence + 1,
+                        found_at=retried_at(task, now),
                         updated_at=now)
         self._event(task_id, task.state, State.PENDING.value, detail="retry", owner=None)
         return row

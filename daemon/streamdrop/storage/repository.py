@@ -40,6 +40,7 @@ from streamdrop.storage.states import (
     check_move,
     is_final,
     part_turn,
+    retried_at,
 )
 from streamdrop.storage.tables import daemons, events, outbox, targets, tasks
 
@@ -533,8 +534,8 @@ class Repository:
                 import_state_since=None, next_poll_at=None, poll_interval=None,
                 stuck_announced=False, error=None,
                 report=None, attempts=0, next_attempt_at=None, lease_owner=None,
-                lease_expires_at=None, fence=task.fence + 1, found_at=now, finished_at=None,
-                updated_at=now))
+                lease_expires_at=None, fence=task.fence + 1, found_at=retried_at(task, now),
+                finished_at=None, updated_at=now))
             await self._event(conn, task_id, task.state, State.PENDING.value, detail="retry",
                               owner=None)
             return await self._get(conn, task_id)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from streamdrop.storage.rows import TaskRow
+
 
 class State(StrEnum):
     PENDING = "pending"
@@ -93,7 +95,7 @@ def resume_step(state: str, remote_path: str | None, import_id: str | None) -> s
 PENDING_LOOKAHEAD = 200
 
 
-def part_turn(task: object, previous: str | None) -> str:
+def part_turn(task: TaskRow, previous: str | None) -> str:
     """May this pending task start? "go", "wait" (keep the drop order) or "skip".
 
     A part of a batch starts only after the part before it completed (`previous`
@@ -101,9 +103,13 @@ def part_turn(task: object, previous: str | None) -> str:
     order starts either. A part after one that failed (or was skipped) is held
     until that part is retried; later files go on.
     """
-    part_number = getattr(task, "part_number", None)
-    if not part_number or part_number == 1 or previous is None:
+    if not task.part_number or task.part_number == 1 or previous is None:
         return "go"
     if previous == State.COMPLETED:
         return "go"
     return "skip" if is_final(previous) else "wait"
+
+
+def retried_at(task: TaskRow, now: float) -> float:
+    """A retried task goes to the end of the drop order; a part keeps its batch's place."""
+    return task.found_at if task.batch_id is not None else now

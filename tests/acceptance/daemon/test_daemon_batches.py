@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import signal
@@ -28,9 +29,10 @@ POISON = "poison-pill-message"
 def big_chat_file(target_bytes: int = 150_000, poison: bool = False) -> bytes:
     """A valid chat JSON Lines file of several parts' worth (threads, distinct channels)."""
     lines = []
-    for kind, body in ChatFile(target_bytes, seed=11).items():
-        if poison and kind == "message" and body["id"] == "message-000000300":
-            body = {**body, "text": POISON}
+    for kind, item in ChatFile(target_bytes, seed=11).items():
+        body = item
+        if poison and kind == "message" and item["id"] == "message-000000300":
+            body = {**item, "text": POISON}
         lines.append(orjson.dumps({"type": kind, "data": body}))
     return b"\n".join(lines) + b"\n"
 
@@ -89,7 +91,7 @@ def test_a_file_over_the_cap_is_imported_as_parts_in_order(setup: Setup) -> None
     imported = imported_sha256s(setup.emulator)
     assert [s for s in imported if s in part_shas] == part_shas
     assert all(p["size"] <= MAX_IMPORT_BYTES for p in parts)
-    for before, after in zip(parts, parts[1:], strict=False):
+    for before, after in itertools.pairwise(parts):
         assert events_at(setup, before["task_id"], "completed")[0] <= \
             events_at(setup, after["task_id"], "validating")[0]
     # The batch kept the file's place in the drop order.

@@ -3,6 +3,7 @@ PostgreSQL, and the in-memory double shipped in `streamdrop.testing`, behave ali
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -387,3 +388,57 @@ async def test_daemons_register_beat_and_stop_with_what_they_hold(store: TaskSto
     stopped = (await store.list_daemons())[0]
     assert stopped.stopped_at == clock.time()
     assert not is_silent(stopped, clock.time(), lease_seconds=30)  # stopped, not gone
+
+
+async def _finish(store: TaskStore, lease: Lease, state: State) -> None:
+    await store.advance(lease, State.UPLOADING, remote_path="s3://p")
+    await store.advance(lease, State.IMPORTING, import_id=f"imp-{lease.task_id}")
+    await store.advance(lease, state)
+
+
+async def test_a_batch_goes_part_after_part_in_its_files_place(store: TaskStore) -> None:
+    await store.ensure_targets(["default"])
+    await store.register(new_task("big.json", found_at=1))
+    await store.register(new_task("later.json", found_at=2))
+    big, lease = await store.claim("default", OWNER, 30, max_active=3)  # type: ignore[misc]
+    parts = [dataclasses.replace(new_task(f"big.json#part-{n}", found_at=1), batch_id=big.id,
+                                 part_number=n) for n in (1, 2, 3)]
+    rows = await store.add_parts(lease, parts)
+    assert (await store.get(big.id)).state == State.BATCHED
+    assert [p.id for p in await store.parts_of(big.id)] == [r.id for r in rows]
+    with pytest.raises(LeaseLost):  # the lease was let go with the split
+        await store.add_parts(lease, parts)
+    first = await store.claim("default", OWNER, 30, max_active=3)
+    assert first is not None and first[0].id == rows[0].id
+    # Part 2 waits for part 1, and nothing after it in the drop order starts meanwhile.
+    assert await store.claim("default", OWNER, 30, max_active=3) is None
+    await _finish(store, first[1], State.COMPLETED)
+    second = await store.claim("default", OWNER, 30, max_active=3)
+    assert second is not None and second[0].id == rows[1].id
+    await _finish(store, second[1], State.FAILED)
+    # A failed part holds the rest of its batch; later files go on.
+    later = await store.claim("default", OWNER, 30, max_active=3)
+    assert later is not None and later[0].rel_path == "later.json"
+    assert await store.claim("default", OWNER, 30, max_active=3) is None
+    # Retried and completed, the last part goes, then the batched file itself is claimable.
+    await store.retry(rows[1].id, "/work/p2")
+    retried = await store.claim("default", OWNER, 30, max_active=3)
+    assert retried is not None and retried[0].id == rows[1].id
+    await _finish(store, retried[1], State.COMPLETED)
+    third = await store.claim("default", OWNER, 30, max_active=3)
+    assert third is not None and third[0].id == rows[2].id
+    await _finish(store, third[1], State.COMPLETED)
+    finished = await store.claim("default", OWNER, 30, max_active=3)
+    assert finished is not None and finished[0].id == big.id
+    assert finished[0].state == State.BATCHED
+
+
+async def test_parts_already_recorded_are_kept(store: TaskStore) -> None:
+    await store.ensure_targets(["default"])
+    await store.register(new_task("big.json"))
+    big, lease = await store.claim("default", OWNER, 30, max_active=1)  # type: ignore[misc]
+    part = dataclasses.replace(new_task("big.json#part-1"), batch_id=big.id, part_number=1)
+    await store.register(part)  # recorded by an earlier try, before the daemon died
+    rows = await store.add_parts(lease, [part])
+    assert len(await store.list_tasks()) == 2
+    assert rows[0].batch_id == big.id
