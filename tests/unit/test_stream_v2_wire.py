@@ -12,12 +12,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from streamdrop.stream.client import (
-    ImportV2Task,
-    S3Location,
-    StreamClient,
-    s3_location,
-)
+from streamdrop.stream.client import ImportV2Task, StreamClient
 from streamdrop.stream.credentials import Credentials
 from streamdrop.stream.errors import ProtocolError, TerminalError
 from streamdrop.stream.import_states import (
@@ -27,6 +22,7 @@ from streamdrop.stream.import_states import (
     v2_state_number,
 )
 from streamdrop.stream.retry import RetryPolicy
+from streamdrop.stream.s3_location import S3Location, s3_location
 
 BASE = "https://chat.example.test"
 CREDS = Credentials("the-key", "the-secret-" + "s" * 32, BASE)

@@ -238,7 +238,7 @@ async def _valid(client: StreamClient, path: Path, fmt: str | None, output: str)
 async def _import_feeds_v3(
     client: StreamClient, path: Path, args: argparse.Namespace
 ) -> AnyImportTask:
-    from streamdrop.stream.client import s3_location
+    from streamdrop.stream.s3_location import s3_location
 
     target = await client.create_import_url(path.name)
     location = s3_location(target.upload_url, target.path)

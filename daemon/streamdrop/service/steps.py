@@ -37,8 +37,9 @@ from streamdrop.service.types import Found
 from streamdrop.service.validation_pool import ValidatorCrashed
 from streamdrop.storage.rows import Lease, NewTask, TaskRow
 from streamdrop.storage.states import State, is_final, resume_step
-from streamdrop.stream.client import ImportTask, ImportV2Task, StreamClient, as_mode, s3_location
+from streamdrop.stream.client import ImportTask, ImportV2Task, StreamClient, as_mode
 from streamdrop.stream.errors import FileChangedError, RetryableError
+from streamdrop.stream.s3_location import s3_location
 from streamdrop.validation import Options, detect_format
 from streamdrop.validation.run import SNIFF_BYTES
 from streamdrop.wording import plural
