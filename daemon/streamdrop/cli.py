@@ -63,7 +63,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    from streamdrop.commands.output import resolve
+
+    resolve(args)
     try:
-        return int(handler(args))
+        code = int(handler(args))
+        sys.stdout.flush()  # a pipe closed early shows here, not in the interpreter's exit
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_left()
+    return code
+
+
+def _reader_left() -> int:
+    """The reader of stdout went away (`| head -1`): it had what it wanted. End quietly,
+    exit 0, and point stdout at /dev/null so that no later flush complains."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 from streamdrop.commands import Subparsers
+from streamdrop.commands.output import add_output_option, print_json
 
 EXIT_INVALID = 2
 
@@ -22,6 +24,7 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     check.add_argument("--config", type=Path, required=True, metavar="FILE")
     check.add_argument("--offline", action="store_true",
                        help="no call to Stream (the database is still opened if it exists)")
+    add_output_option(check, people="one line per check")
     check.set_defaults(handler=cmd_check)
 
 
@@ -36,13 +39,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         config = settings.load(args.config)
     except settings.ConfigError as exc:
-        print(f"invalid {exc}")
+        if args.output == "json":
+            print_json([{"level": "invalid", "key": "config", "message": str(exc)}])
+        else:
+            print(f"invalid {exc}")
         return EXIT_INVALID
-    print(f"ok      config: {args.config} read, every key known")
-    findings = check.offline(config)
+    findings = [check.Finding("ok", "config", f"{args.config} read, every key known"),
+                *check.offline(config)]
     findings += anyio.run(lambda: check.live(config, offline_only=args.offline))
-    for finding in findings:
-        print(finding.line())
+    if args.output == "json":
+        print_json([dataclasses.asdict(finding) for finding in findings])
+    else:
+        for finding in findings:
+            print(finding.line())
     code = check.exit_code(findings)
     print({0: "all good", 1: "a live check failed", 2: "the configuration is invalid"}[code],
           file=sys.stderr)

@@ -21,7 +21,6 @@ them. A secret is never taken on the command line.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamdrop.commands import Subparsers
+from streamdrop.commands.arguments import non_negative_int, positive_float, positive_int
+from streamdrop.commands.output import add_output_option, emit
 
 if TYPE_CHECKING:
     from streamdrop.stream.client import StreamClient
@@ -84,11 +85,11 @@ def _register_get(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     parser.add_argument("--watch", action="store_true",
                         help="poll until the import ends (growing intervals, within the rate "
                              "limit); exit 0 on completed, 1 on a failed state")
-    parser.add_argument("--interval", type=_positive_float, default=2.0, metavar="SECONDS",
+    parser.add_argument("--interval", type=positive_float, default=2.0, metavar="SECONDS",
                         help="first polling interval for --watch (default 2)")
-    parser.add_argument("--max-interval", type=_positive_float, default=30.0, metavar="SECONDS",
+    parser.add_argument("--max-interval", type=positive_float, default=30.0, metavar="SECONDS",
                         help="longest polling interval for --watch (default 30)")
-    parser.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
+    parser.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                         help="with --watch: give up after this long (exit 3)")
     _add_common_options(parser)
     parser.set_defaults(handler=get_import)
@@ -103,9 +104,9 @@ def _register_list(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     parser.add_argument("--product", choices=("chat", "feeds"), default=None,
                         help="only this product's tasks (chat: /imports and Import V2 chat "
                              "tasks; feeds: Import V2 feeds tasks)")
-    parser.add_argument("--limit", type=_non_negative_int, default=10,
-                        help="tasks per API, default 10")
-    parser.add_argument("--offset", type=_non_negative_int, default=0,
+    parser.add_argument("--limit", type=positive_int, default=10,
+                        help="tasks per API, 1 or more, default 10")
+    parser.add_argument("--offset", type=non_negative_int, default=0,
                         help="of the chat /imports list, default 0")
     parser.add_argument("--cursor", default=None,
                         help="an Import V2 page's cursor (printed to stderr when there is more)")
@@ -129,21 +130,13 @@ def _register_cancel(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", choices=("json", "tree"), default="json",
-                        help="json (default) or a tree for people")
+    add_output_option(parser)
     parser.add_argument("--api-key", help="the app's API key (default: $STREAM_KEY)")
     parser.add_argument("--api-secret-file", metavar="PATH",
                         help="a file holding the API secret (default: $STREAM_SECRET)")
     parser.add_argument("--base-url", help="the API's base URL (default: $STREAM_CHAT_URL or "
                                            "https://chat.stream-io-api.com)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text}")
-    return value
 
 
 def _v2_state(text: str) -> int:
@@ -153,13 +146,6 @@ def _v2_state(text: str) -> int:
         return v2_state_number(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
-    return value
 
 
 # ---------------------------------------------------------------------------- handlers
@@ -227,7 +213,7 @@ async def _valid(client: StreamClient, path: Path, fmt: str | None, output: str)
     result = await anyio.to_thread.run_sync(validate_path, path, options, fmt or "auto")
     if result.valid:
         return True
-    _emit(result.to_json(), output, label=f"validation of {path.name}")
+    emit(result.to_json(), output, label=f"validation of {path.name}")
     from streamdrop.wording import plural
 
     _fail(f"{path} is not a valid import file ({plural(result.error_count, 'error')}); "
@@ -297,7 +283,7 @@ async def _list_imports(client: StreamClient, args: argparse.Namespace) -> int:
         for task in tasks:
             print(render_tree(task.to_json(), f"import {task.id}"))
     else:
-        _emit([task.to_json() for task in tasks], "json", label="imports")
+        emit([task.to_json() for task in tasks], "json", label="imports")
     return EXIT_OK
 
 
@@ -347,6 +333,8 @@ def _run(
         return _fail(f"{exc}; gave up after retries", EXIT_USAGE)
     except errors.StreamError as exc:
         return _fail(str(exc), EXIT_FAILED)
+    except BrokenPipeError:
+        raise  # stdout's reader left: the dispatcher ends quietly
     except OSError as exc:
         return _fail(str(exc), EXIT_USAGE)
 
@@ -385,16 +373,7 @@ def _configure_logging(*, verbose: bool) -> None:
 
 
 def _emit_task(task: AnyImportTask, output: str) -> None:
-    _emit(task.to_json(), output, label=f"import {task.id}")
-
-
-def _emit(value: Any, output: str, *, label: str) -> None:
-    if output == "tree":
-        from streamdrop.commands.tree import render_tree
-
-        print(render_tree(value, label))
-        return
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+    emit(task.to_json(), output, label=f"import {task.id}")
 
 
 def _fail(message: str, code: int) -> int:

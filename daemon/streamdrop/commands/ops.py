@@ -1,7 +1,7 @@
 """Operator commands on the task database: status, tasks, show, retry, skip, pause, resume.
 
-Results go to stdout (JSON with --json); they talk to the database only, so
-they work while daemons run, from any machine that reaches the database.
+Results go to stdout (`--output json|tree`, `--json`; JSON when piped); they talk to
+the database only, so they work while daemons run, from any machine that reaches it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamdrop.commands import Subparsers
+from streamdrop.commands.arguments import positive_int
+from streamdrop.commands.output import add_output_option, print_json
 
 if TYPE_CHECKING:  # the commands import lazily: a type is only a name here
     from streamdrop.service.settings import Settings
@@ -32,18 +34,16 @@ TASK_FIELDS = ("id", "file", "sha256", "mode", "target", "state", "product", "im
 
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
-    status = _command(subparsers, "status", "counts by state, the oldest unfinished task",
-                      cmd_status)
-    status.add_argument("--json", action="store_true", help="print JSON")
+    from streamdrop.storage.states import State  # pure: an enum
+
+    _command(subparsers, "status", "counts by state, the oldest unfinished task", cmd_status)
+
     tasks = _command(subparsers, "tasks", "list tasks (all, unless --limit)", cmd_tasks)
-    tasks.add_argument("--state", help="only tasks in this state (e.g. failed, completed)")
-    tasks.add_argument("--limit", type=int, default=None, help="at most this many")
-    tasks.add_argument("--json", action="store_true",
-                       help="print a JSON list (id, file, sha256, mode, target, state, "
-                       "import_id, ...)")
+    tasks.add_argument("--state", choices=[state.value for state in State],
+                       help="only tasks in this state")
+    tasks.add_argument("--limit", type=positive_int, default=None, help="at most this many")
     show = _command(subparsers, "show", "one task with its events", cmd_show)
     show.add_argument("task", type=int, metavar="TASK")
-    show.add_argument("--json", action="store_true", help="print JSON")
     retry = _command(subparsers, "retry", "run a finished task again, on purpose", cmd_retry)
     retry.add_argument("task", type=int, metavar="TASK")
     skip = _command(subparsers, "skip", "give up an unfinished task (its worker lets go)",
@@ -60,6 +60,7 @@ def _command(subparsers: Subparsers[argparse.ArgumentParser], name: str, text: s
     parser: argparse.ArgumentParser = subparsers.add_parser(name, help=text, description=text)
     parser.add_argument("--config", type=Path, required=True, metavar="FILE",
                         help="the daemon's TOML configuration")
+    add_output_option(parser, people="lines")
     parser.set_defaults(handler=lambda args: _run(handler, args))
     return parser
 
@@ -118,8 +119,22 @@ def task_json(task: TaskRow) -> dict[str, object]:
     return out
 
 
-def _print_json(data: object) -> None:
-    print(json.dumps(data, indent=2, sort_keys=False))
+def _done(args: argparse.Namespace, sentence: str, data: dict[str, object]) -> int:
+    """What an action did: a sentence for people, its fields as JSON for programs."""
+    if args.output == "json":
+        print_json(data)
+    else:
+        print(sentence)
+    return 0
+
+
+def _unknown_target(args: argparse.Namespace, config: Settings) -> int | None:
+    """Exit 2 naming the valid targets when TARGET is not one of the config's."""
+    if args.target in config.targets:
+        return None
+    print(f"streamdrop {args.command}: no target {args.target!r} in {args.config}; "
+          f"choose from: {', '.join(sorted(config.targets))}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 async def cmd_status(repo: TaskStore, args: argparse.Namespace, _config: Settings,
@@ -132,8 +147,8 @@ async def cmd_status(repo: TaskStore, args: argparse.Namespace, _config: Setting
     result = {"counts": counts, "total": sum(counts.values()),
               "oldest_unfinished": task_json(oldest) if oldest else None, "paused": paused,
               "daemons": daemons}
-    if args.json:
-        _print_json(result)
+    if args.output == "json":
+        print_json(result)
         return 0
     for state, n in sorted(counts.items()):
         print(f"{state:<11} {n}")
@@ -161,8 +176,8 @@ def daemon_json(daemon: DaemonRow, now: float, lease_seconds: float) -> dict[str
 async def cmd_tasks(repo: TaskStore, args: argparse.Namespace, _config: Settings,
                     ) -> int:
     rows = await repo.list_tasks(state=args.state, limit=args.limit)
-    if args.json:
-        _print_json([task_json(t) for t in rows])
+    if args.output == "json":
+        print_json([task_json(t) for t in rows])
         return 0
     for t in rows:
         print(f"{t.id:>6}  {t.state:<10} {t.mode:<6} {t.target:<10} {t.import_id or '-':<36}  "
@@ -183,8 +198,8 @@ async def cmd_show(repo: TaskStore, args: argparse.Namespace, _config: Settings,
         data["parts"] = [{"part": p.part_number, "task_id": p.id, "state": p.state,
                           "import_id": p.import_id, "size": p.size, "file": p.source_path}
                          for p in parts]
-    if args.json:
-        _print_json(data)
+    if args.output == "json":
+        print_json(data)
         return 0
     for p in parts:
         print(f"  part {p.part_number:>4}  task {p.id:<6} {p.state:<10} {p.import_id or '-'}")
@@ -211,32 +226,29 @@ async def cmd_retry(repo: TaskStore, args: argparse.Namespace, _config: Settings
               f"{task.source_path}", file=sys.stderr)
         return EXIT_FAILED
     retried = await repo.retry(task.id, where)
-    print(f"task {retried.id} is pending again (file {where})")
-    return 0
+    return _done(args, f"task {retried.id} is pending again (file {where})",
+                 {"task_id": retried.id, "state": retried.state, "file": where})
 
 
 async def cmd_skip(repo: TaskStore, args: argparse.Namespace, _config: Settings,
                    ) -> int:
     task = await repo.skip(args.task)
-    print(f"task {task.id} skipped")
-    return 0
+    return _done(args, f"task {task.id} skipped", {"task_id": task.id, "state": task.state})
 
 
 async def cmd_pause(repo: TaskStore, args: argparse.Namespace, config: Settings,
                     ) -> int:
-    if args.target not in config.targets:
-        print(f"streamdrop: no target {args.target!r} in {args.config}", file=sys.stderr)
-        return EXIT_FAILED
+    unknown = _unknown_target(args, config)
+    if unknown is not None:
+        return unknown
     await repo.set_paused(args.target, True, "operator")
-    print(f"target {args.target} paused")
-    return 0
+    return _done(args, f"target {args.target} paused", {"target": args.target, "paused": True})
 
 
 async def cmd_resume(repo: TaskStore, args: argparse.Namespace, config: Settings,
                      ) -> int:
-    if args.target not in config.targets:
-        print(f"streamdrop: no target {args.target!r} in {args.config}", file=sys.stderr)
-        return EXIT_FAILED
+    unknown = _unknown_target(args, config)
+    if unknown is not None:
+        return unknown
     await repo.set_paused(args.target, False)
-    print(f"target {args.target} resumed")
-    return 0
+    return _done(args, f"target {args.target} resumed", {"target": args.target, "paused": False})

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from streamdrop.commands.arguments import positive_int
+from streamdrop.commands.output import add_output_option, emit
+
 EXIT_DONE, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 DEFAULT_MAX_BYTES = 300_000_000  # validation.split.DEFAULT_MAX_PART_BYTES (imports stay lazy)
 
@@ -21,9 +24,10 @@ def register(subparsers: Any) -> None:
                     "written, 1 when the file cannot be split, 2 on usage or I/O problems.")
     split.add_argument("file", help="the chat import file")
     split.add_argument("--out", required=True, metavar="DIR", help="folder for the parts")
-    split.add_argument("--max-bytes", type=_positive, default=DEFAULT_MAX_BYTES, metavar="N",
+    split.add_argument("--max-bytes", type=positive_int, default=DEFAULT_MAX_BYTES, metavar="N",
                        help=f"the largest part, in bytes (default {DEFAULT_MAX_BYTES:,}: "
                        "Stream's limit)")
+    add_output_option(split)
     split.set_defaults(handler=run_split)
     convert = subparsers.add_parser(
         "convert", help="convert a chat JSON array file to Stream's JSON Lines format",
@@ -32,20 +36,10 @@ def register(subparsers: Any) -> None:
                     "written, 1 when the file cannot be converted, 2 on usage or I/O problems.")
     convert.add_argument("file", help="the chat import file")
     convert.add_argument("--out", required=True, metavar="FILE.jsonl", help="the file to write")
+    add_output_option(convert)
     convert.set_defaults(handler=run_convert)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
-def _print(document: dict[str, Any]) -> None:
-    import orjson
-
-    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def run_split(args: argparse.Namespace) -> int:
@@ -61,7 +55,7 @@ def run_split(args: argparse.Namespace) -> int:
         print(f"streamdrop split: {exc.filename or source}: {exc.strerror or exc}",
               file=sys.stderr)
         return EXIT_USAGE
-    _print(manifest.to_json())
+    emit(manifest.to_json(), args.output, label=f"parts of {source}")
     return EXIT_DONE
 
 
@@ -82,6 +76,6 @@ def run_convert(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     part = manifest.parts[0]
-    _print({"source": manifest.to_json()["source"], "out": str(target), "sha256": part.sha256,
-            "bytes": part.bytes, "items": part.items})
+    emit({"source": manifest.to_json()["source"], "out": str(target), "sha256": part.sha256,
+          "bytes": part.bytes, "items": part.items}, args.output, label=f"{source} as {target}")
     return EXIT_DONE

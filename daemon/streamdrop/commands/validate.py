@@ -7,6 +7,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from streamdrop.commands import Subparsers
+from streamdrop.commands.arguments import non_negative_int, positive_int
+from streamdrop.commands.output import add_output_option
 
 if TYPE_CHECKING:
     from streamdrop.validation import Options
@@ -42,30 +44,15 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     parser.add_argument("--strict-references", action="store_true",
                         help="JSON Lines and Feeds v3: a reference to an item not in the file "
                         "is an error")
-    parser.add_argument("--max-errors", type=_non_negative, default=1000, metavar="N",
+    parser.add_argument("--max-errors", type=non_negative_int, default=1000, metavar="N",
                         help="list at most N errors (all are still checked and counted)")
-    parser.add_argument("--max-size", type=_non_negative, default=300_000_000, metavar="BYTES",
+    parser.add_argument("--max-size", type=non_negative_int, default=300_000_000, metavar="BYTES",
                         help="larger files are invalid without being parsed (0: no limit)")
-    parser.add_argument("--max-item-bytes", type=_positive, default=4 * 1024 * 1024,
+    parser.add_argument("--max-item-bytes", type=positive_int, default=4 * 1024 * 1024,
                         metavar="BYTES", help="a longer item (array element or line) is an "
                         "error, skipped unread (default: 4 MiB, far past Stream's own limits)")
-    parser.add_argument("--output", choices=["json", "tree"], default=None,
-                        help="json for programs, tree for people (default: tree on a terminal)")
+    add_output_option(parser)
     parser.set_defaults(handler=run)
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
 
 
 def build_options(args: argparse.Namespace) -> Options:
@@ -124,7 +111,6 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     path = Path(args.file)
-    output = args.output or ("tree" if sys.stdout.isatty() else "json")
     progress = Progress.for_file(path) if sys.stderr.isatty() else None
     try:
         result = validate_path(path, options, args.format,
@@ -135,6 +121,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress:
             progress.close()
-    print_result(result, output, path)
+    print_result(result, args.output, path)
     return EXIT_VALID if result.valid else EXIT_INVALID
 

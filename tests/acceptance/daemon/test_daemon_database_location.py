@@ -22,6 +22,6 @@ def test_ops_commands_on_a_missing_database_exit_2_naming_it(setup: Setup) -> No
     upgrade = setup.command("db", "upgrade")
     assert upgrade.returncode == 0, upgrade.stderr
     assert path.exists()
-    status = setup.command("status")
+    status = setup.command("status", "--output", "tree")
     assert status.returncode == 0, status.stderr
     assert "total       0" in status.stdout
