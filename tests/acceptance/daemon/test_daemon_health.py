@@ -122,5 +122,5 @@ def test_status_lists_each_daemon_running_then_stopped(tmp_path: Path,
         assert daemon.wait(timeout=30) == 0
     (me,) = json.loads(setup.command("status", "--json").stdout)["daemons"]
     assert me["status"] == "stopped"
-    text = setup.command("status").stdout
+    text = setup.command("status", "--output", "tree").stdout
     assert f"pid {daemon.pid}: stopped" in text
