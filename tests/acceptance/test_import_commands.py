@@ -229,11 +229,16 @@ def test_missing_credentials_exit_2_naming_them(emulator: Emulator) -> None:
     assert result.stdout == ""
 
 
-def test_a_wrong_secret_exits_2_without_showing_it(emulator: Emulator) -> None:
+@pytest.mark.parametrize("command", ["list-imports", "upload-import"])
+def test_a_wrong_secret_exits_1_saying_so_without_showing_it(
+        emulator: Emulator, valid_file: Path, command: str) -> None:
     wrong = "wrong-secret-" + "w" * 32
-    result = streamdrop("list-imports", env=emulator.env(STREAM_SECRET=wrong))
-    assert result.returncode == 2
-    assert "refused" in result.stderr
+    args = [command] + ([str(valid_file)] if command == "upload-import" else [])
+    result = streamdrop(*args, env=emulator.env(STREAM_SECRET=wrong))
+    assert result.returncode == 1
+    assert result.stderr.count("credentials refused by Stream (401)") == 1
+    assert "Traceback" not in result.stderr
+    assert "ExceptionGroup" not in result.stderr
     assert wrong not in result.stderr
 
 

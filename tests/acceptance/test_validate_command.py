@@ -158,6 +158,23 @@ def test_from_app_checks_against_the_apps_own_roles_and_channel_types(tmp_path: 
         e["error"] for e in offline]
 
 
+def test_from_app_with_a_wrong_secret_says_the_credentials_were_refused(tmp_path: Path) -> None:
+    from streamdrop.testing import running_emulator
+
+    path = tmp_path / "chat.jsonl"
+    path.write_text('{"type":"user","data":{"id":"u1","role":"user"}}\n')
+    with running_emulator() as app:
+        env = {**os.environ, "STREAM_KEY": app.api_key, "STREAM_SECRET": "not-the-secret",
+               "STREAM_CHAT_URL": app.base_url}
+        run = subprocess.run([*STREAMDROP, "validate", str(path), "--from-app"],
+                             capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert "streamdrop validate: credentials refused by Stream (401)" in run.stderr
+    assert "TaskGroup" not in run.stderr
+    assert "not-the-secret" not in run.stderr
+
+
 def test_from_app_without_credentials_is_a_usage_problem(conformance: Path, tmp_path: Path) -> None:
     run = validate(conformance / "valid-data.json", "--from-app")
     assert run.returncode == 2

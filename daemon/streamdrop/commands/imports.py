@@ -35,6 +35,7 @@ from streamdrop.commands.output import add_output_option, emit
 if TYPE_CHECKING:
     from streamdrop.stream.client import StreamClient
     from streamdrop.stream.credentials import Credentials
+    from streamdrop.stream.errors import StreamError
     from streamdrop.stream.follow import AnyImportTask
 
 EXIT_OK = 0
@@ -328,7 +329,7 @@ def _run(
     except errors.CredentialsError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except errors.AuthenticationError as exc:
-        return _fail(f"Stream refused the credentials: {exc}", EXIT_USAGE)
+        return _fail(refused_message(exc), EXIT_FAILED)
     except errors.RetryableError as exc:
         return _fail(f"{exc}; gave up after retries", EXIT_USAGE)
     except errors.StreamError as exc:
@@ -337,6 +338,11 @@ def _run(
         raise  # stdout's reader left: the dispatcher ends quietly
     except OSError as exc:
         return _fail(str(exc), EXIT_USAGE)
+
+
+def refused_message(exc: StreamError) -> str:
+    """The one line for refused credentials, as every command says it."""
+    return f"credentials refused by Stream ({exc.status}): {exc.message}"
 
 
 def _credentials(args: argparse.Namespace) -> Credentials:

@@ -29,7 +29,8 @@ EXIT_CONFIG = 2
 EXIT_FAILED = 1
 TASK_FIELDS = ("id", "file", "sha256", "mode", "target", "state", "product", "import_id",
                "import_state", "attempts", "size", "rule", "source_path", "dest_path",
-               "remote_path", "duplicate_of", "batch_id", "part_number", "error", "found_at",
+               "remote_path", "duplicate_of", "batch_id", "part_number", "error",
+               "next_attempt_at", "found_at",
                "finished_at")
 
 
@@ -116,6 +117,8 @@ def task_json(task: TaskRow) -> dict[str, object]:
     out: dict[str, object] = {name: getattr(task, name, None) for name in TASK_FIELDS}
     out["file"] = task.rel_path
     out["found_at"], out["finished_at"] = _iso(task.found_at), _iso(task.finished_at)
+    # when a task given back after a failure is tried again (only while it waits)
+    out["next_attempt_at"] = _iso(task.next_attempt_at) if task.state == "pending" else None
     return out
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from streamdrop.validation import Options
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_REFUSED = 1  # the app refused our credentials: exit 1, as upload-import and check say it
 # validation.model.FORMATS, written out: importing the validator here would slow every command.
 FORMAT_CHOICES = ("auto", "chat", "chat-jsonl", "feeds", "feeds-v3")
 
@@ -98,7 +99,9 @@ def _app_lists() -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from streamdrop.commands.imports import refused_message
     from streamdrop.commands.verdict import Progress, print_result
+    from streamdrop.stream.errors import AuthenticationError
     from streamdrop.validation import validate_path
 
     try:
@@ -106,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"streamdrop validate: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except AuthenticationError as exc:
+        print(f"streamdrop validate: {refused_message(exc)}", file=sys.stderr)
+        return EXIT_REFUSED
     except Exception as exc:
         print(f"streamdrop validate: could not fetch the app's roles and channel types: {exc}",
               file=sys.stderr)

@@ -60,6 +60,7 @@ class Daemon:
     exit_code: int = EXIT_OK
     stop: anyio.Event = field(default_factory=anyio.Event)
     notifier: systemd.Notifier = field(default_factory=systemd.Notifier)
+    hopeless: bool = False  # --once gave up on an unreachable Stream
     liveness: health.Liveness = field(default_factory=health.Liveness)
     _listener: http.Listener | None = None
     _head_revision: str | None = None
@@ -151,7 +152,7 @@ class Daemon:
             self.liveness.started = True
             await ctx.draining.wait()
             # Steps in flight get the grace period; then everything still running is cancelled.
-            with anyio.move_on_after(settings.daemon.grace_seconds):
+            with anyio.move_on_after(0 if self.hopeless else settings.daemon.grace_seconds):
                 await workers_done.wait()
             if not workers_done.is_set():
                 log.warning("daemon.grace_expired", busy=workers.busy)
@@ -215,18 +216,35 @@ class Daemon:
 
     async def _once_monitor(self, ctx: Context, parts: Parts) -> None:
         """--once: re-decide whether the run is over each time work moves."""
+        give_up = self.settings.daemon.once_give_up_seconds
         while not ctx.draining.is_set():
             seen = ctx.progress.generation
             unfinished = await self._once_left(ctx, parts)
+            if unfinished is None and (unfinished := await self._once_unreachable(ctx)):
+                self.hopeless = True  # steps in flight only wait for Stream: no grace
             if unfinished is not None:
                 await self._flush_notifications(ctx, parts.notified)
                 self.exit_code = EXIT_OK if not unfinished else EXIT_UNFINISHED
                 await self._log_summary(ctx, unfinished_ids=[t.id for t in unfinished])
                 self._begin_drain(ctx)
                 return
-            # Work moving nudges `progress`; the timeout only covers what moves without
-            # this daemon (another one finishing a task, a lease expiring).
-            await ctx.progress.wait(ONCE_RECHECK_SECONDS, since=seen)
+            # Work moving nudges `progress`; the timeout covers what moves without this
+            # daemon (another one finishing a task, a lease expiring) and the give-up clock.
+            await ctx.progress.wait(min(ONCE_RECHECK_SECONDS, give_up / 4), since=seen)
+
+    async def _once_unreachable(self, ctx: Context) -> list[TaskRow] | None:
+        """--once: the tasks left when every target they wait for has been unreachable or
+        refusing our credentials for `once_give_up_seconds` without a break; else None."""
+        unfinished = await ctx.repo.unfinished()
+        contacts = {t.target: ctx.clients[t.target].contact for t in unfinished
+                    if t.target in ctx.clients}
+        now, limit = ctx.clock(), self.settings.daemon.once_give_up_seconds
+        if not contacts or any(c.unavailable_for(now) < limit for c in contacts.values()):
+            return None
+        log.warning("run.gave_up", seconds=limit,
+                    targets={name: c.problem for name, c in sorted(contacts.items())},
+                    left=[f"task {t.id} {t.rel_path} ({t.state})" for t in unfinished])
+        return unfinished
 
     async def _once_left(self, ctx: Context, parts: Parts) -> list[TaskRow] | None:
         """The tasks this run cannot take further, once nothing else can move; else None."""

@@ -66,12 +66,12 @@ async def fail(ctx: Context, task: TaskRow, lease: Lease, error: StreamError | O
 
 
 async def retry_later(ctx: Context, task: TaskRow, lease: Lease, error: RetryableError) -> None:
-    """Give the task back with a backoff; it keeps its place and its slot."""
+    """Give the task back to `pending` with a backoff; it keeps its place in drop order."""
     policy = RetryPolicy(base_delay=2.0, max_delay=ctx.settings.daemon.retry_max_delay_seconds)
     delay = max(full_jitter_delay(policy, task.attempts, ctx.rng), 0.5)
     await shielded(ctx.repo.release(lease, retry_at=ctx.clock() + delay, error=str(error)))
     log.warning("task.retry_later", error=str(error), attempt=task.attempts,
-                wait=round(delay, 2))
+                wait=round(delay, 2), state="pending")
 
 
 async def skip_changed(ctx: Context, task: TaskRow, lease: Lease) -> None:

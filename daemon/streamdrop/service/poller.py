@@ -27,7 +27,12 @@ from streamdrop.storage.protocol import LeaseLost
 from streamdrop.storage.rows import Lease, TaskRow
 from streamdrop.storage.states import State
 from streamdrop.stream.client import ImportTask, ImportV2Task
-from streamdrop.stream.errors import NotFoundError, RetryableError, StreamError
+from streamdrop.stream.errors import (
+    AuthenticationError,
+    NotFoundError,
+    RetryableError,
+    StreamError,
+)
 from streamdrop.stream.import_states import Outcome, next_interval
 
 log = structlog.get_logger("streamdrop.service.poller")
@@ -92,7 +97,7 @@ class Poller:
         except NotFoundError as exc:
             await self._apply_missing(task, exc)
             return
-        except RetryableError as exc:
+        except (RetryableError, AuthenticationError) as exc:  # the import goes on at Stream
             await self._poll_failed(task, exc)
             return
         await self.apply(task, remote)
@@ -111,7 +116,7 @@ class Poller:
                         await self.apply(task, remote)
                 if not wanted or len(found) < PAGE:
                     break
-        except RetryableError as exc:
+        except (RetryableError, AuthenticationError) as exc:
             for task in wanted.values():
                 await self._poll_failed(task, exc)
             return
@@ -133,7 +138,7 @@ class Poller:
                 cursor = page.next
                 if not wanted or cursor is None:
                     break
-        except RetryableError as exc:
+        except (RetryableError, AuthenticationError) as exc:
             for task in wanted.values():
                 await self._poll_failed(task, exc)
             return

@@ -164,6 +164,9 @@ class DaemonSettings:
     retry_max_delay_seconds: float = 300.0
     # --once gives up on a task after this many failed tries (the API stayed unreachable).
     once_max_attempts: int = 5
+    # --once exits 1 once every target it waits for was unreachable or refused our
+    # credentials this long without a break.
+    once_give_up_seconds: float = 60.0
     validation_cache_seconds: float = 300.0
     # A target with no call for this long is probed (readiness stays fresh while idle).
     target_probe_seconds: float = 30.0

@@ -12,7 +12,7 @@ import anyio
 import structlog
 
 from streamdrop.log import task_context
-from streamdrop.service.context import Context
+from streamdrop.service.context import Context, shielded
 from streamdrop.service.ending import fail, retry_later
 from streamdrop.service.handoff import Handoff
 from streamdrop.service.owners import gone_on, registration
@@ -21,11 +21,12 @@ from streamdrop.service.types import Found
 from streamdrop.service.watcher import Watcher
 from streamdrop.storage.protocol import LeaseLost
 from streamdrop.storage.rows import Lease, TaskRow
-from streamdrop.stream.errors import RetryableError, StreamError
+from streamdrop.stream.errors import AuthenticationError, RetryableError, StreamError
 
 log = structlog.get_logger("streamdrop.service.worker")
 
 IDLE_SECONDS = 1.0
+HOLD_SECONDS = 60.0  # a target whose credentials are refused is tried again this often
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Workers:
     # nothing (a third of the daemon's time with 1,000 small files). A loop that gets a
     # task hands the turn on at once, so a burst of work is still taken in parallel.
     _looking: anyio.Lock = field(default_factory=anyio.Lock)
+    _refusal_logged: dict[str, float] = field(default_factory=dict)  # target -> last error line
 
     async def run(self, count: int) -> None:
         async with anyio.create_task_group() as group:
@@ -124,11 +126,31 @@ class Workers:
                 log.warning("task.lease_lost")
             except RetryableError as exc:
                 await retry_later(self.ctx, task, lease, exc)
+            except AuthenticationError as exc:
+                if not self.ctx.clients[task.target].contact.refused:
+                    await fail(self.ctx, task, lease, exc)  # an upload URL refused: this file's
+                    return
+                await self.hold(task, lease, exc)
             except (StreamError, OSError) as exc:
                 await fail(self.ctx, task, lease, exc)
             except Exception as exc:  # a bug or a database hiccup: retry later, keep running
                 log.exception("task.unexpected_error")
                 await self._release_quietly(task, lease, exc)
+
+    async def hold(self, task: TaskRow, lease: Lease, exc: AuthenticationError) -> None:
+        """Refused credentials are the configuration's problem, not the file's: the task
+        waits (the target with it: nothing overtakes it) and is tried again a minute later;
+        one error line a minute per target says why."""
+        now = self.ctx.clock()
+        reason = f"credentials refused by Stream ({exc.status}): {exc.message}"
+        await shielded(self.ctx.repo.release(lease, retry_at=now + HOLD_SECONDS,
+                                             error=f"{reason}; the target is held"))
+        if now - self._refusal_logged.get(task.target, -HOLD_SECONDS) >= HOLD_SECONDS:
+            self._refusal_logged[task.target] = now
+            log.error("target.credentials_refused", target=task.target, error=reason,
+                      retry_in=HOLD_SECONDS,
+                      detail="no file is failed for it; fix the key or secret (systemctl "
+                      "reload does not change credentials: restart)")
 
     async def _release_quietly(self, task: TaskRow, lease: Lease, exc: Exception) -> None:
         with contextlib.suppress(Exception):

@@ -33,8 +33,10 @@ from streamdrop.storage.rows import (
 from streamdrop.storage.states import (
     ACTIVE_STATES,
     PENDING_LOOKAHEAD,
+    WAITING_STATES,
     State,
     check_move,
+    claimed_state,
     is_final,
     part_turn,
     retried_at,
@@ -160,20 +162,21 @@ class InMemoryRepository:
         if candidate is None:
             if len(self._of_target(target, ACTIVE_STATES)) >= max_active:
                 return None
-            candidate = self._next_pending(target)
+            candidate = self._next_pending(target, now)
         if candidate is None:
             return None
         return self._take(candidate, owner, now + lease_seconds)
 
-    def _next_pending(self, target: str) -> TaskRow | None:
+    def _next_pending(self, target: str, now: float) -> TaskRow | None:
         pending = sorted((t for t in self._of_target(target, [State.PENDING])
                           if t.lease_owner is None), key=_drop_order)
         for task in pending[:PENDING_LOOKAHEAD]:
             turn = part_turn(task, self._previous_part_state(task))
-            if turn == "go":
-                return task
-            if turn == "wait":
-                return None
+            if turn == "skip":
+                continue
+            if (task.next_attempt_at or 0) > now:
+                return None  # waiting for its retry: not overtaken (drop order)
+            return task if turn == "go" else None
         return None
 
     def _previous_part_state(self, task: TaskRow) -> str | None:
@@ -199,7 +202,7 @@ class InMemoryRepository:
         return min(left, key=_drop_order, default=None)
 
     def _take(self, task: TaskRow, owner: str, expires: float) -> tuple[TaskRow, Lease]:
-        state = State.VALIDATING.value if task.state == State.PENDING else task.state
+        state = claimed_state(task.state, task.remote_path)
         fence = task.fence + 1
         row = self._set(task.id, state=state, lease_owner=owner, lease_expires_at=expires,
                         fence=fence, attempts=task.attempts + 1, next_attempt_at=None,
@@ -243,6 +246,10 @@ class InMemoryRepository:
         await anyio.lowlevel.checkpoint()
         held = [t for t in self.tasks.values() if t.lease_owner == owner]
         for task in held:
+            if task.state in WAITING_STATES:  # a step cut short: nothing runs it now
+                self._event(task.id, task.state, State.PENDING.value, detail="shutdown",
+                            owner=owner)
+                self._set(task.id, state=State.PENDING.value, next_attempt_at=None)
             self._set(task.id, **_NO_LEASE)
         return len(held)
 
@@ -268,9 +275,14 @@ class InMemoryRepository:
 
     async def release(self, lease: Lease, *, retry_at: float, error: str) -> None:
         await anyio.lowlevel.checkpoint()
-        self._held(lease)
+        current = self._held(lease)
+        values: dict[str, Any] = {}
+        if current.state in WAITING_STATES:
+            values["state"] = State.PENDING.value
+            self._event(lease.task_id, current.state, State.PENDING.value, detail=error,
+                        owner=lease.owner)
         self._set(lease.task_id, next_attempt_at=retry_at, error=error,
-                  updated_at=self.clock(), **_NO_LEASE)
+                  updated_at=self.clock(), **_NO_LEASE, **values)
 
     async def add_parts(self, lease: Lease, parts: Sequence[NewTask]) -> list[TaskRow]:
         await anyio.lowlevel.checkpoint()

@@ -36,8 +36,10 @@ from streamdrop.storage.states import (
     ACTIVE_STATES,
     FINAL_STATES,
     PENDING_LOOKAHEAD,
+    WAITING_STATES,
     State,
     check_move,
+    claimed_state,
     is_final,
     part_turn,
     retried_at,
@@ -173,7 +175,7 @@ class Repository:
             if candidate is None:
                 if await self._active_count(conn, target) >= max_active:
                     return None
-                candidate = await self._next_pending(conn, target)
+                candidate = await self._next_pending(conn, target, now)
             if candidate is None:
                 return None
             return await self._take(conn, candidate, owner, now + lease_seconds)
@@ -198,8 +200,10 @@ class Repository:
             tasks.c.target == target, tasks.c.state.in_([s.value for s in ACTIVE_STATES]))
         return int((await conn.execute(query)).scalar_one())
 
-    async def _next_pending(self, conn: AsyncConnection, target: str) -> TaskRow | None:
-        """The first pending task in drop order that may start (see `states.part_turn`)."""
+    async def _next_pending(self, conn: AsyncConnection, target: str,
+                            now: float) -> TaskRow | None:
+        """The first pending task in drop order that may start (see `states.part_turn`);
+        one waiting for its retry is not overtaken."""
         query = (
             select(tasks).where(tasks.c.target == target, tasks.c.state == State.PENDING.value,
                                 tasks.c.lease_owner.is_(None))
@@ -209,10 +213,11 @@ class Repository:
         for row in (await conn.execute(query)).all():
             task = _task(row)
             turn = part_turn(task, await self._previous_part_state(conn, task))
-            if turn == "go":
-                return task
-            if turn == "wait":
-                return None
+            if turn == "skip":
+                continue
+            if task.next_attempt_at is not None and task.next_attempt_at > now:
+                return None  # waiting for its retry: not overtaken
+            return task if turn == "go" else None
         return None
 
     async def _previous_part_state(self, conn: AsyncConnection, task: TaskRow) -> str | None:
@@ -238,7 +243,7 @@ class Repository:
 
     async def _take(self, conn: AsyncConnection, task: TaskRow, owner: str,
                     expires: float) -> tuple[TaskRow, Lease]:
-        state = State.VALIDATING.value if task.state == State.PENDING else task.state
+        state = claimed_state(task.state, task.remote_path)
         fence = task.fence + 1
         await conn.execute(
             update(tasks).where(tasks.c.id == task.id, tasks.c.fence == task.fence)
@@ -294,8 +299,18 @@ class Repository:
             return count
 
     async def release_all(self, owner: str) -> int:
-        """Give back every lease `owner` holds (clean shutdown): others may go on at once."""
+        """Give back every lease `owner` holds (clean shutdown): others may go on at once.
+        A step cut short goes back to `pending` (no step runs it now)."""
         async with self._write() as conn:
+            cut = (await conn.execute(select(tasks.c.id, tasks.c.state).where(
+                tasks.c.lease_owner == owner,
+                tasks.c.state.in_([s.value for s in WAITING_STATES])))).all()
+            for task_id, state in cut:
+                await self._event(conn, task_id, state, State.PENDING.value,
+                                  detail="shutdown", owner=owner)
+            if cut:
+                await conn.execute(update(tasks).where(tasks.c.id.in_([r[0] for r in cut]))
+                                   .values(state=State.PENDING.value, next_attempt_at=None))
             result = await conn.execute(
                 update(tasks).where(tasks.c.lease_owner == owner)
                 .values(lease_owner=None, lease_expires_at=None))
@@ -325,13 +340,19 @@ class Repository:
             return await self._get(conn, lease.task_id)
 
     async def release(self, lease: Lease, *, retry_at: float, error: str) -> None:
-        """Let go of a task after a failure worth retrying; it keeps its state and slot."""
+        """Let go of a task after a failure worth retrying: back to `pending` until
+        `retry_at` (an import already created keeps its state: the poller follows it)."""
         async with self._write() as conn:
-            await self._held(conn, lease)
+            current = await self._held(conn, lease)
+            values: dict[str, Any] = {}
+            if current.state in WAITING_STATES:
+                values["state"] = State.PENDING.value
+                await self._event(conn, lease.task_id, current.state, State.PENDING.value,
+                                  detail=error, owner=lease.owner)
             await conn.execute(
                 update(tasks).where(tasks.c.id == lease.task_id)
                 .values(lease_owner=None, lease_expires_at=None, next_attempt_at=retry_at,
-                        error=error, updated_at=self.clock()))
+                        error=error, updated_at=self.clock(), **values))
 
     async def add_parts(self, lease: Lease, parts: Sequence[NewTask]) -> list[TaskRow]:
         """The held task becomes `batched` and lets go; its parts are pending tasks.

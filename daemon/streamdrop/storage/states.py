@@ -39,18 +39,23 @@ FINAL_STATES: frozenset[State] = frozenset(
 )
 # States that hold one of the target's `max_active_imports` slots.
 ACTIVE_STATES: frozenset[State] = frozenset({State.VALIDATING, State.UPLOADING, State.IMPORTING})
+# The steps a retry gives back to `pending` (an import already created is followed instead).
+WAITING_STATES: frozenset[State] = frozenset({State.VALIDATING, State.UPLOADING})
 # States a worker may claim: new work, or a step a dead worker left half done.
 CLAIMABLE_STATES: frozenset[State] = frozenset(
     {State.PENDING, State.VALIDATING, State.UPLOADING}
 )
 
+# A step that failed in a way worth retrying gives its task back to `pending` (with the
+# time of its next attempt): no task shows a step no one runs. One given back after its
+# upload URL was made resumes at `uploading`, to reconcile before creating anything.
 _NEXT: dict[State, frozenset[State]] = {
-    State.PENDING: frozenset({State.VALIDATING, State.SKIPPED}),
+    State.PENDING: frozenset({State.VALIDATING, State.UPLOADING, State.SKIPPED}),
     State.VALIDATING: frozenset(
         {State.UPLOADING, State.INVALID, State.READY, State.FAILED, State.SKIPPED,
-         State.BATCHED}
+         State.BATCHED, State.PENDING}
     ),
-    State.UPLOADING: frozenset({State.IMPORTING, State.FAILED, State.SKIPPED}),
+    State.UPLOADING: frozenset({State.IMPORTING, State.FAILED, State.SKIPPED, State.PENDING}),
     State.IMPORTING: frozenset({State.COMPLETED, State.FAILED, State.SKIPPED}),
     State.BATCHED: frozenset({State.COMPLETED, State.FAILED, State.SKIPPED}),
 }
@@ -76,6 +81,13 @@ def can_move(current: str, target: str) -> bool:
 def check_move(current: str, target: str) -> None:
     if not can_move(current, target):
         raise TransitionError(f"a task cannot go from {current} to {target}")
+
+
+def claimed_state(state: str, remote_path: str | None) -> str:
+    """The state a claim moves a task to: a pending one starts (or resumes) its steps."""
+    if state != State.PENDING:
+        return state
+    return State.UPLOADING.value if remote_path else State.VALIDATING.value
 
 
 def resume_step(state: str, remote_path: str | None, import_id: str | None) -> str:

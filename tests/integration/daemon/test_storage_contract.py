@@ -277,23 +277,42 @@ async def test_skip_takes_the_lease_away_and_retry_starts_over(
     assert again[0].fence > lease.fence
 
 
-async def test_released_task_keeps_its_slot_until_retry_time(
+async def test_released_task_waits_in_pending_and_is_not_overtaken(
         store: TaskStore, clock: FakeClock) -> None:
     await store.ensure_targets(["default"])
     await store.register(new_task("a.json", found_at=1))
     await store.register(new_task("b.json", found_at=2))
-    got = await store.claim("default", OWNER, 30, max_active=1)
+    got = await store.claim("default", OWNER, 30, max_active=2)
     assert got is not None
     await store.release(got[1], retry_at=clock.time() + 10, error="HTTP 503")
     released = await store.get(got[0].id)
-    assert (released.state, released.lease_owner, released.error) == (
-        State.VALIDATING, None, "HTTP 503")
-    assert await store.claim("default", OWNER, 30, max_active=1) is None
+    assert (released.state, released.lease_owner, released.error, released.next_attempt_at) \
+        == (State.PENDING, None, "HTTP 503", clock.time() + 10)
+    assert [(e.from_state, e.to_state, e.detail) for e in await store.events_of(got[0].id)][-1] \
+        == (State.VALIDATING, State.PENDING, "HTTP 503")
+    assert await store.claim("default", OWNER, 30, max_active=2) is None  # b waits behind a
     clock.advance(11)
-    again = await store.claim("default", OWNER, 30, max_active=1)
+    again = await store.claim("default", OWNER, 30, max_active=2)
     assert again is not None
-    assert (again[0].rel_path, again[0].attempts, again[0].next_attempt_at) == ("a.json", 2,
-                                                                                None)
+    assert (again[0].rel_path, again[0].state, again[0].attempts, again[0].next_attempt_at) \
+        == ("a.json", State.VALIDATING, 2, None)
+
+
+async def test_released_after_its_upload_url_it_resumes_uploading(
+        store: TaskStore, clock: FakeClock) -> None:
+    _, lease = await claimed(store, "a.json")
+    await store.advance(lease, State.UPLOADING, remote_path="s3://a.json")
+    await store.release(lease, retry_at=clock.time(), error="connection refused to h:1")
+    assert (await store.get(lease.task_id)).state == State.PENDING
+    again = await store.claim("t-a.json", OWNER, 30, max_active=1)
+    assert again is not None
+    assert (again[0].state, again[0].remote_path) == (State.UPLOADING, "s3://a.json")
+
+
+async def test_an_import_released_stays_importing(store: TaskStore, clock: FakeClock) -> None:
+    task = await importing(store, "a.json", next_poll_at=None)
+    await store.release(Lease(task.id, OWNER, task.fence), retry_at=clock.time(), error="x")
+    assert (await store.get(task.id)).state == State.IMPORTING
 
 
 async def test_release_all_lets_others_go_on_at_once(store: TaskStore) -> None:
@@ -302,6 +321,8 @@ async def test_release_all_lets_others_go_on_at_once(store: TaskStore) -> None:
     await claimed(store, "c.json", owner=OTHER)
     assert await store.release_all(OWNER) == 2
     assert {t.lease_owner for t in await store.list_tasks()} == {None, OTHER}
+    assert [(t.rel_path, t.state) for t in await store.list_tasks()] == [
+        ("a.json", State.PENDING), ("b.json", State.PENDING), ("c.json", State.VALIDATING)]
 
 
 async def test_imports_nobody_holds_are_adopted_with_a_new_fence(store: TaskStore) -> None:

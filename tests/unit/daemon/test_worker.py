@@ -89,7 +89,7 @@ async def test_a_task_tried_too_often_is_given_up_for_this_run(
     await workers.work(*claimed)
     assert workers.given_up == {task.id}
     held = await store.get(task.id)
-    assert (held.lease_owner, held.state, held.error) == (None, State.VALIDATING, "HTTP 503")
+    assert (held.lease_owner, held.state, held.error) == (None, State.PENDING, "HTTP 503")
     assert held.next_attempt_at == clock.time() + 3600  # not tried again in this run
 
 
