@@ -89,7 +89,12 @@ async def probe_idle_targets(ctx: Context) -> None:
 
 
 async def _probe(name: str, client: StreamClient) -> None:
+    before = client.contact.problem
     try:
         await client.probe()
     except StreamError as exc:  # the contact record has it; readiness says so
-        log.warning("target.unavailable", target=name, error=str(exc))
+        if client.contact.problem != before:  # said once per change, not every probe
+            log.warning("target.unavailable", target=name, error=str(exc))
+        return
+    if before is not None and before != "not contacted yet":
+        log.info("target.available", target=name)
