@@ -14,7 +14,7 @@ from streamdrop.validation.base import ItemValidator
 from streamdrop.validation.chat import ChatValidator
 from streamdrop.validation.feeds import FeedsValidator
 from streamdrop.validation.feeds_v3 import FeedsV3Validator
-from streamdrop.validation.model import Format, Options, Problem, Result
+from streamdrop.validation.model import DEFAULT_MAX_ITEM_BYTES, Format, Options, Problem, Result
 from streamdrop.validation.reader import OnProgress, read_items
 from streamdrop.validation.sniff import first_content, one_object_over_lines
 from streamdrop.validation.source import NotRegularFile, open_regular
@@ -106,6 +106,8 @@ def detect_file_format(file: BinaryIO) -> Format | None:
             if found is not None:
                 return found
             rest = data[cut:]
+            if len(rest) > DEFAULT_MAX_ITEM_BYTES:  # a line no item may be: not worth holding
+                return "chat-jsonl"
         return "chat-jsonl"
     finally:
         file.seek(0)
