@@ -38,7 +38,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, BinaryIO, Final
@@ -98,7 +98,6 @@ class Cut:
     second: int
     line: int = 0  # the line of `second`, known once the first part is read
     items: int = 0  # the number of the second part's first item
-    notes: list[str] = field(default_factory=list)
 
 
 def validate(path: Path, file: BinaryIO, size: int, options: Options, *, jsonl: bool,
@@ -114,7 +113,7 @@ def validate(path: Path, file: BinaryIO, size: int, options: Options, *, jsonl: 
     st = os.fstat(file.fileno())
     job = Job(path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns), options, jsonl, start,
               cut.first_end, cut.second, size)
-    with _helper(job) as helper:  # `launch` is looked up here: tests start a thread instead
+    with _helper(job) as helper:
         return _first_part(helper, job, file, cut, on_progress)
 
 
@@ -297,6 +296,9 @@ def _helper(job: Job) -> Iterator[Helper]:
     helper = launch(job)
     try:
         yield helper
+    except BaseException:  # interrupted (Ctrl-C, a cancelled worker): no waiting for it
+        helper.stop()
+        raise
     finally:
         helper.conn.close()
         helper.wait(5)
