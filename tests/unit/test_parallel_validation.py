@@ -152,3 +152,17 @@ def test_forward_references_of_the_first_part_go_over_in_batches(
     assert two_parts == one_pass
     assert handed == [1]
     assert one_pass["ErrorCount"] == 1
+
+
+def test_progress_covers_the_whole_file_while_the_first_part_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _valid_file("jsonl")
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(data)
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "launch", thread_launch)
+    monkeypatch.setattr(reader, "CHUNK_SIZE", 4096)
+    seen: list[int] = []
+    assert validate_path(path, Options(), on_progress=seen.append).valid
+    assert seen == sorted(seen)
+    assert len(data) * 0.9 <= seen[-1] <= len(data)

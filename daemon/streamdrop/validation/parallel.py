@@ -124,7 +124,8 @@ def _first_part(helper: Helper, job: Job, file: BinaryIO, cut: Cut,
     validator = ChatValidator(job.options, jsonl=job.jsonl)
     window = _first_window(file, job)
     cut.items = read_items(validator, window, array=not job.jsonl, start=job.start,
-                           max_item_bytes=job.options.max_item_bytes, on_progress=on_progress)
+                           max_item_bytes=job.options.max_item_bytes,
+                           on_progress=_scaled(on_progress, job))
     cut.line = job.start.line + window.newlines + _newlines(file, cut.first_end, cut.second)
     if validator.field_errors.count == 0:
         conn = helper.conn
@@ -141,6 +142,16 @@ def _first_part(helper: Helper, job: Job, file: BinaryIO, cut: Cut,
         return None  # the cut may have misled the reader: one pass from the start
     _read_second(validator, file, job, cut)  # go on alone from the cut
     return validator.finish()
+
+
+def _scaled(on_progress: OnProgress | None, job: Job) -> OnProgress | None:
+    """Progress through the first part shown as progress through the file: both parts
+    take about as long, the helper's part ending when this one does."""
+    if on_progress is None:
+        return None
+    begin = job.start.offset
+    factor = (job.size - begin) / max(1, job.first_end - begin)
+    return lambda pos: on_progress(min(job.size, begin + int((pos - begin) * factor)))
 
 
 def _batches(entries: Iterable[Any], size: int) -> Iterator[list[Any]]:
