@@ -658,6 +658,14 @@ def scan_value(data: bytes, pos: int, scalar: bool, depth: int,
     return depth, in_string, False
 
 
+def _envelope_keys(value: Any) -> int:
+    """The keys of a line's object and of its "data" object."""
+    if type(value) is not dict:
+        return 0
+    data = value.get("data")
+    return len(value) + (len(data) if type(data) is dict else 0)
+
+
 class _Repeated(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(key)
@@ -774,8 +782,10 @@ class LinesReader:
             return
         index = self.count
         self.count += 1
-        # A key twice in one object leaves fewer `":` in the value than in its bytes.
-        if raw.count(b'":') > orjson.dumps(value).count(b'":'):
+        # A key twice in one object leaves fewer `":` in the value than in its bytes
+        # (counted cheaply first for the usual `{"type", "data": {...}}` line).
+        colons = raw.count(b'":')
+        if colons > _envelope_keys(value) and colons > orjson.dumps(value).count(b'":'):
             repeated = repeated_key(raw)
             if repeated is not None:
                 self.on_error(Problem(
