@@ -126,6 +126,8 @@ def test_every_optional_field_of_the_schemas_in_its_type_passes() -> None:
     (b'["user"]', "parse error: item must be a JSON object, got array"),
     (b'{"type": "channel", "data": {}}', 'parse error: invalid item type "channel"'),
     (b'{"type": 1, "data": {}}', 'parse error: invalid item type ""'),
+    (b'{"type": ["user"], "data": {}}', 'parse error: invalid item type ""'),
+    (b'{"type": {"a": 1}, "data": {}}', 'parse error: invalid item type ""'),
     (b'{"data": {"id": "u"}}', 'parse error: invalid item type ""'),
     (b'{"type": "user"}', 'parse error: user item needs an object in "data", got nothing'),
     (b'{"type": "user", "data": []}', 'parse error: user item needs an object in "data", '

@@ -39,6 +39,7 @@ SCHEMA_TYPES: Final = tuple(SCHEMAS)  # user, feed, feed_group, ... in the envel
 UNPUBLISHED_TYPES: Final = ("poll", "poll_vote", "user_interest")
 TYPES: Final = (*SCHEMA_TYPES, *UNPUBLISHED_TYPES)
 _TYPE_NAMES: Final = {kind: kind for kind in TYPES}
+_UNPUBLISHED: Final = frozenset(UNPUBLISHED_TYPES)
 _MISSING_SUFFIX: Final = ("doesn't exist in this file (the import checks it against the app "
                           "unless it is created with skip_references_check; "
                           "--strict-references makes this an error)")
@@ -60,15 +61,17 @@ class FeedsV3Validator:
     # -- the ItemValidator protocol -------------------------------------------------
 
     def feed(self, item: int, line: int, offset: int, value: Any) -> None:
-        try:
-            kind, data = open_envelope(value, _TYPE_NAMES, "data")
-        except NoEnvelope as why:
-            self.errors.add(Problem(f"parse error: {why}", item, line, offset))
+        # The usual line, {"type": a type with a schema, "data": {...}}, without a call.
+        if type(value) is dict and len(value) == 2:
+            kind = value.get("type")
+            data = value.get("data")
+            if type(kind) is not str or kind not in SCHEMAS or type(data) is not dict:
+                kind, data = self._envelope(value, item, line, offset)
+        else:
+            kind, data = self._envelope(value, item, line, offset)
+        if kind is None:
             return
-        if len(value) > 2:  # a key beside "type" and "data"; the item is still checked
-            self.errors.add(Problem(f"validation error: {extra_key_error(value)}",
-                                    item, line, offset))
-        if kind in UNPUBLISHED_TYPES:
+        if kind in _UNPUBLISHED:
             self._unpublished(kind, data, item, line, offset)
             return
         found = item_problem(kind, data)
@@ -96,6 +99,18 @@ class FeedsV3Validator:
         return self._result
 
     # -- parts ------------------------------------------------------------------------
+
+    def _envelope(self, value: Any, item: int, line: int, offset: int) -> tuple[Any, Any]:
+        """(type, data) of a line, or (None, None) once its broken envelope is reported."""
+        try:
+            kind, data = open_envelope(value, _TYPE_NAMES, "data")
+        except NoEnvelope as why:
+            self.errors.add(Problem(f"parse error: {why}", item, line, offset))
+            return None, None
+        if len(value) > 2:  # a key beside "type" and "data"; the item is still checked
+            self.errors.add(Problem(f"validation error: {extra_key_error(value)}",
+                                    item, line, offset))
+        return kind, data
 
     def _unpublished(self, kind: str, data: dict[str, Any], item: int, line: int,
                      offset: int) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Final, cast
 
 from streamdrop.validation.chat_fields import quote, type_name
@@ -198,6 +199,14 @@ class ItemSchema:
     required: tuple[str, ...]
     fields: Mapping[str, Field]
     rules: tuple[ItemRule, ...] = ()
+    # name -> (Python type, fast kind, Field): what `item_problem` reads per field.
+    table: dict[str, tuple[type, int, Field]] = dataclass_field(init=False)
+    required_keys: frozenset[str] = dataclass_field(init=False)
+
+    def __post_init__(self) -> None:
+        table = {name: (spec.python_type, spec.fast, spec) for name, spec in self.fields.items()}
+        object.__setattr__(self, "table", table)
+        object.__setattr__(self, "required_keys", frozenset(self.required))
 
 
 _ENABLED: Final = record({"enabled": BOOLEAN}, closed=True, required=("enabled",))
@@ -330,19 +339,19 @@ def item_problem(kind: str, data: dict[str, Any]) -> tuple[str, str] | None:
     the item's order, then the item's own rules.
     """
     schema = SCHEMAS[kind]
-    for name in schema.required:
-        if name not in data:
-            return f"{kind}.{name}", f"{kind}.{name} required"
-    fields = schema.fields
+    if not schema.required_keys <= data.keys():
+        missing = next(name for name in schema.required if name not in data)
+        return f"{kind}.{missing}", f"{kind}.{missing} required"
+    table = schema.table
     for name, value in data.items():
-        spec = fields.get(name)
-        if spec is None:
+        entry = table.get(name)
+        if entry is None:
             continue  # custom data: every item schema admits other properties
-        if type(value) is spec.python_type:  # the usual case, settled here without a call
-            fast = spec.fast
-            if fast == PLAIN or (fast == NON_EMPTY and value) or (
-                    fast == DATE_TIME and is_usual_rfc3339(cast(str, value))):
-                continue
+        python_type, fast, spec = entry
+        # The usual case, settled here without a call.
+        if type(value) is python_type and (fast == PLAIN or (fast == NON_EMPTY and value) or (
+                fast == DATE_TIME and is_usual_rfc3339(cast(str, value)))):
+            continue
         problem = field_problem(spec, value)
         if problem is not None:
             path = f"{kind}.{name}"
