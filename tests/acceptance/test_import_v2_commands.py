@@ -82,6 +82,18 @@ def test_a_feeds_v3_file_goes_to_import_v2_as_product_feeds(
     assert f"{task['id']}: completed (3)" in watch.stderr
 
 
+def test_a_feeds_v3_file_opening_with_many_users_still_goes_to_import_v2(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    users = "".join(f'{{"type":"user","data":{{"id":"early{n}"}}}}\n' for n in range(3000))
+    assert len(users) > 64 * 1024  # past the first look at the file's head
+    path = write(tmp_path, "feeds-late.jsonl", users + FEEDS_V3)
+    result = streamdrop("upload-import", str(path), "--skip-references-check",
+                        env=emulator.env())
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["product"] == "feeds"
+
+
 def test_a_feeds_instruction_file_is_refused_without_an_upload(
     emulator: Emulator, tmp_path: Path
 ) -> None:

@@ -174,12 +174,11 @@ def cancel_import(args: argparse.Namespace) -> int:
 
 
 def _file_format(path: Path) -> str | None:
-    """The format the file's first bytes show (validation's detection)."""
-    from streamdrop.validation import detect_format
-    from streamdrop.validation.run import SNIFF_BYTES
+    """The file's format, by validation's detection (which reads past a long run of
+    items both JSON Lines formats have, such as users, to the first one that tells)."""
+    from streamdrop.validation import detect_path_format
 
-    with path.open("rb") as file:
-        return detect_format(file.read(SNIFF_BYTES))
+    return detect_path_format(path)
 
 
 async def _upload_import(client: StreamClient, args: argparse.Namespace) -> int:

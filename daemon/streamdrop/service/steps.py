@@ -40,8 +40,7 @@ from streamdrop.storage.states import State, is_final, resume_step
 from streamdrop.stream.client import ImportTask, ImportV2Task, StreamClient, as_mode
 from streamdrop.stream.errors import FileChangedError, RetryableError
 from streamdrop.stream.s3_location import s3_location
-from streamdrop.validation import Options, detect_format
-from streamdrop.validation.run import SNIFF_BYTES
+from streamdrop.validation import Options, detect_path_format
 from streamdrop.wording import plural
 
 log = structlog.get_logger("streamdrop.service.steps")
@@ -190,11 +189,10 @@ async def validate(ctx: Context, task: TaskRow, lease: Lease) -> bool:
 
 
 def _file_format(task: TaskRow) -> str | None:
-    """Blocking: the rule's format, or the one the file's first bytes show."""
+    """Blocking: the rule's format, or the one validation's detection finds in the file."""
     if task.format != "auto":
         return task.format
-    with Path(task.source_path).open("rb") as file:
-        return detect_format(file.read(SNIFF_BYTES))
+    return detect_path_format(Path(task.source_path))
 
 
 async def _split(ctx: Context, task: TaskRow, lease: Lease, fmt: str | None) -> bool:
