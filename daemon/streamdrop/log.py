@@ -34,6 +34,21 @@ def scrub_text(text: str) -> str:
     return _SIGNED_QUERY.sub(r"\1?[redacted]", text)
 
 
+def printable(text: str) -> str:
+    """Text any log line, report or database can hold: a file name's undecodable bytes
+    (kept by Python as lone surrogates) are written `\\xff`."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "replace")
+        return raw.decode("utf-8", "backslashreplace")
+    return text
+
+
+def _only_escapes(text: str) -> bool:
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
+
+
 def scrub(_logger: Any, _name: str, event: EventDict) -> EventDict:
     """Drop secret-named fields and blank out JWTs and signed URLs in every value."""
     for key in list(event):
@@ -41,7 +56,7 @@ def scrub(_logger: Any, _name: str, event: EventDict) -> EventDict:
         if key.lower() in SECRET_KEYS:
             event[key] = "[redacted]"
         elif isinstance(value, str):
-            event[key] = scrub_text(value)
+            event[key] = printable(scrub_text(value))
     return event
 
 

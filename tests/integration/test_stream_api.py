@@ -23,6 +23,7 @@ from streamdrop.stream.client import StreamClient, fetch_app_options
 from streamdrop.stream.credentials import Credentials
 from streamdrop.stream.errors import (
     AuthenticationError,
+    FileChangedError,
     NotFoundError,
     RateLimitedError,
     RetryableError,
@@ -343,3 +344,23 @@ async def test_the_v2_path_prefix_is_served_too(emulator: EmulatorHandle, clock:
     credentials = Credentials(emulator.api_key, emulator.api_secret, emulator.base_url + "/api/v2")
     async with StreamClient(credentials) as client:
         assert await client.list_imports() == []
+
+
+@pytest.mark.anyio
+async def test_bytes_that_are_not_the_ones_validated_never_arrive_whole(
+    emulator: EmulatorHandle, clock: FakeClock, valid_file: Path
+) -> None:
+    edited = VALID_BYTES.replace(b"Jesse", b"Jamie")  # same size, other bytes
+    await anyio.Path(valid_file).write_bytes(edited)
+    async with client_for(emulator, clock) as client:
+        target = await client.create_import_url(valid_file.name)
+        with pytest.raises(FileChangedError, match="not the bytes validated"):
+            await client.upload(target.upload_url, valid_file, sha256=VALID_SHA256)
+        with pytest.raises(TerminalError):  # nothing was stored under the path
+            await client.create_import(target.path)
+        target = await client.create_import_url(valid_file.name)
+        sent = await client.upload(target.upload_url, valid_file,
+                                   sha256=hashlib.sha256(edited).hexdigest())
+        await client.create_import(target.path)
+    assert sent == len(edited)
+    assert [i["sha256"] for i in emulator.imports()] == [hashlib.sha256(edited).hexdigest()]

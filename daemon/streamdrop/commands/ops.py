@@ -29,9 +29,8 @@ EXIT_CONFIG = 2
 EXIT_FAILED = 1
 TASK_FIELDS = ("id", "file", "sha256", "mode", "target", "state", "product", "import_id",
                "import_state", "attempts", "size", "rule", "source_path", "dest_path",
-               "remote_path", "duplicate_of", "batch_id", "part_number", "error",
-               "next_attempt_at", "found_at",
-               "finished_at")
+               "remote_path", "duplicate_of", "batch_id", "part_number", "error", "move_error",
+               "next_attempt_at", "found_at", "finished_at")
 
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
@@ -142,14 +141,20 @@ def _unknown_target(args: argparse.Namespace, config: Settings) -> int | None:
 
 async def cmd_status(repo: TaskStore, args: argparse.Namespace, _config: Settings,
                      ) -> int:
+    from streamdrop.service.moves import RETRY_SECONDS
+
     counts = await repo.counts()
     oldest = await repo.oldest_unfinished()
     paused = [t.name for t in await repo.list_targets() if t.paused]
     daemons = [daemon_json(d, repo.clock(), _config.daemon.lease_seconds)
                for d in await repo.list_daemons()]
+    unmoved = await repo.pending_moves()
     result = {"counts": counts, "total": sum(counts.values()),
               "oldest_unfinished": task_json(oldest) if oldest else None, "paused": paused,
-              "daemons": daemons}
+              "daemons": daemons,
+              "moves_pending": [{"id": t.id, "file": t.rel_path, "state": t.state,
+                                 "move_to": t.dest_path, "error": t.move_error}
+                                for t in unmoved]}
     if args.output == "json":
         print_json(result)
         return 0
@@ -164,6 +169,11 @@ async def cmd_status(repo: TaskStore, args: argparse.Namespace, _config: Setting
     for d in daemons:
         print(f"daemon {d['host']} pid {d['pid']}: {d['status']}, started {_iso(d['started_at'])}, "
               f"last heartbeat {_iso(d['heartbeat_at'])}, holds {d['holds']} task(s)")
+    if unmoved:
+        print(f"files waiting for their move ({len(unmoved)}, retried every "
+              f"{int(RETRY_SECONDS)} s):")
+    for t in unmoved:
+        print(f"  task {t.id} {t.rel_path} ({t.state}) -> {t.dest_path}: {t.move_error}")
     return 0
 
 

@@ -20,8 +20,9 @@ import structlog
 from anyio.abc import TaskGroup
 
 from streamdrop import concurrency
-from streamdrop.service import batches, health, http, notify, reload, systemd
+from streamdrop.service import batches, dbguard, health, http, moves, notify, reload, systemd
 from streamdrop.service.context import Context, Nudge
+from streamdrop.service.ending import announce
 from streamdrop.service.handoff import Handoff
 from streamdrop.service.owners import gone_on, owner_id
 from streamdrop.service.poller import Poller
@@ -38,6 +39,7 @@ log = structlog.get_logger("streamdrop.service.app")
 
 EXIT_OK = 0
 EXIT_UNFINISHED = 1
+EXIT_DATABASE_LOST = 3
 ONCE_RECHECK_SECONDS = 5.0
 STATUS_SECONDS = 2.0  # how often systemd's status line is refreshed (when it changed)
 
@@ -101,8 +103,11 @@ class Daemon:
                 await self._run_parts(ctx)
             finally:
                 with anyio.CancelScope(shield=True):
-                    released = await repo.release_all(ctx.owner)
-                    await repo.daemon_stopped(ctx.owner)
+                    # A lost database is not written to again (it may be a new, empty one).
+                    released = None
+                    if self.exit_code != EXIT_DATABASE_LOST:
+                        released = await repo.release_all(ctx.owner)
+                        await repo.daemon_stopped(ctx.owner)
                     log.info("daemon.stopped", released_leases=released,
                              exit_code=self.exit_code)
         return self.exit_code
@@ -123,7 +128,7 @@ class Daemon:
         drop = settings.drop
         handoff = Handoff()
         watcher = Watcher(drop.path, drop.settle_seconds, drop.rescan_seconds, drop.polling,
-                          handoff.send)
+                          handoff.send, failed=drop.failed)
         registrar = Registrar(ctx, watcher, handoff)
         workers = Workers(ctx, self.used_targets(),
                           once_max_attempts=settings.daemon.once_max_attempts if self.once
@@ -133,7 +138,9 @@ class Daemon:
         parts = Parts(watcher, handoff, workers, poller, notified)
         async with anyio.create_task_group() as main:
             main.start_soon(self._signals, ctx, main)
+            main.start_soon(self._guard_database, ctx, main)
             main.start_soon(housekeeping, ctx)
+            main.start_soon(moves.retry_moves, ctx, functools.partial(announce, ctx))
             main.start_soon(functools.partial(notify.run, ctx.repo, settings.notify.max_attempts,
                                               ctx.draining, rounds=notified))
             main.start_soon(registrar.run)
@@ -176,6 +183,17 @@ class Daemon:
         last = await ctx.repo.last_finished()
         return systemd.status_line(await ctx.repo.counts(), None if last is None else (
             last.rel_path, last.state, last.finished_at or 0.0))
+
+    async def _guard_database(self, ctx: Context, main: TaskGroup) -> None:
+        """The database deleted or replaced: stop at once, non-zero (no grace: every write
+        from now on would be lost, and with it what Stream was asked to do)."""
+        url = self.settings.database_url
+        reason = await dbguard.lost(url)
+        log.error("db.lost", database=str(db.sqlite_path(url)), error=reason,
+                  exit_code=EXIT_DATABASE_LOST)
+        self.exit_code = EXIT_DATABASE_LOST
+        self._begin_drain(ctx)
+        main.cancel_scope.cancel()
 
     async def _work(self, workers: Workers, done: anyio.Event) -> None:
         try:
@@ -224,7 +242,9 @@ class Daemon:
                 self.hopeless = True  # steps in flight only wait for Stream: no grace
             if unfinished is not None:
                 await self._flush_notifications(ctx, parts.notified)
-                self.exit_code = EXIT_OK if not unfinished else EXIT_UNFINISHED
+                # Files whose move failed get one more try now, not the next round's.
+                unmoved = await moves.retry_round(ctx, functools.partial(announce, ctx))
+                self.exit_code = EXIT_OK if not unfinished and not unmoved else EXIT_UNFINISHED
                 await self._log_summary(ctx, unfinished_ids=[t.id for t in unfinished])
                 self._begin_drain(ctx)
                 return

@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import anyio
 import orjson
 import structlog
 
 from streamdrop.service import files, metrics
 from streamdrop.service.context import Context, shielded
+from streamdrop.service.moves import place
 from streamdrop.service.outcomes import destination, import_report, notification, rule_of
 from streamdrop.storage.rows import Lease, TaskRow
 from streamdrop.storage.states import State
@@ -24,17 +24,11 @@ from streamdrop.stream.retry import RetryPolicy, full_jitter_delay
 log = structlog.get_logger("streamdrop.service.ending")
 
 
-def move_and_report(src: Path, dest: Path, report: dict[str, Any] | None) -> None:
-    """Blocking: the file to `dest`, its report beside it."""
-    landed = files.move(src, dest)
-    if report is not None:
-        files.write_report(landed, report)
-
-
 async def finish(ctx: Context, task: TaskRow, lease: Lease, state: State,
                  report: dict[str, Any] | None, *, error: str | None = None,
                  move: bool = True, **values: Any) -> None:
-    """Final state (shielded, with its notification), then the file to its folder.
+    """Final state (shielded, with its notification), then the file to its folder; the
+    `task.finished` line once the file is there (a failed move says so and is retried).
 
     A part of a batch stays in the work folder: its batch's file moves when all are done.
     """
@@ -45,17 +39,25 @@ async def finish(ctx: Context, task: TaskRow, lease: Lease, state: State,
         lease, state, error=error, report=report_json,
         dest_path=str(dest) if dest else None,
         notify=notification(task, state, error), detail=error, **values))
+    settled, landed = True, None
     if dest is not None:
-        await anyio.to_thread.run_sync(move_and_report, Path(task.source_path), dest, report)
+        settled, landed = await place(ctx, row, Path(task.source_path), dest, report)
     if state in (State.FAILED, State.INVALID) and rule_of(task).on_failure == "pause":
         await shielded(ctx.repo.set_paused(task.target, True, f"task {task.id} {state.value}"))
         log.warning("target.paused", target=task.target, reason=f"task {task.id} {state.value}")
     ctx.nudge.set()
     metrics.task_finished(row.target, state.value, ctx.clock() - row.found_at)
+    if settled:
+        announce(ctx, row, landed)
+
+
+def announce(ctx: Context, row: TaskRow, moved_to: Path | None) -> None:
+    """The one `task.finished` line of a task, once its file is where it belongs."""
+    extra = {"duplicate_of": row.duplicate_of} if row.duplicate_of is not None else {}
     log.info("task.finished", task_id=row.id, file=row.rel_path, sha256=row.sha256,
-             mode=row.mode, target=row.target, state=state.value, import_id=row.import_id,
-             error=error, moved_to=str(dest) if dest else None,
-             seconds=round(ctx.clock() - row.found_at, 3))
+             mode=row.mode, target=row.target, state=row.state, import_id=row.import_id,
+             error=row.error, moved_to=str(moved_to) if moved_to else None,
+             seconds=round(ctx.clock() - row.found_at, 3), **extra)
 
 
 async def fail(ctx: Context, task: TaskRow, lease: Lease, error: StreamError | OSError) -> None:

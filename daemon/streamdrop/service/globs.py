@@ -41,4 +41,4 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(body[i]))
             i += 1
-    return re.compile("".join(out))
+    return re.compile("".join(out), re.DOTALL)  # a file name may hold any character, newlines too

@@ -39,6 +39,9 @@ log = structlog.get_logger("streamdrop.service.poller")
 
 PAGE = 100
 RemoteTask = ImportTask | ImportV2Task
+# Stream answering 404 for an import it created (a restart that forgot it, a replica
+# behind): asked again this many times, at the growing interval, before the task fails.
+MISSING_POLLS_TO_FAIL = 5
 
 
 def is_stuck(task: TaskRow, now: float, poll: PollSettings) -> bool:
@@ -51,6 +54,7 @@ def is_stuck(task: TaskRow, now: float, poll: PollSettings) -> bool:
 class Poller:
     ctx: Context
     failures: dict[int, int] = field(default_factory=dict)  # task id -> polls failed in a row
+    missing: dict[int, int] = field(default_factory=dict)  # task id -> 404s in a row
 
     async def run(self) -> None:
         while not self.ctx.draining.is_set():
@@ -151,6 +155,7 @@ class Poller:
     async def apply(self, task: TaskRow, remote: RemoteTask) -> None:
         """Record what Stream said; finish the task at a terminal state."""
         self.failures.pop(task.id, None)
+        self.missing.pop(task.id, None)
         lease = Lease(task.id, self.ctx.owner, task.fence)
         bound = structlog.contextvars.bound_contextvars(
             task_id=task.id, file=task.rel_path, sha256=task.sha256, mode=task.mode,
@@ -196,21 +201,32 @@ class Poller:
         await shielded(self.ctx.repo.advance(lease, **values))
 
     async def _apply_missing(self, task: TaskRow, exc: StreamError) -> None:
+        """A 404: asked again a few times; the task fails only when it stays missing."""
+        count = self.missing[task.id] = self.missing.get(task.id, 0) + 1
+        if count < MISSING_POLLS_TO_FAIL:
+            log.warning("task.poll_missing", task_id=task.id, import_id=task.import_id,
+                        error=str(exc), times=count, fails_after=MISSING_POLLS_TO_FAIL)
+            await self._poll_later(task, exc)
+            return
+        self.missing.pop(task.id, None)
         lease = Lease(task.id, self.ctx.owner, task.fence)
+        error = f"{exc} ({count} times in a row)"
         try:
             await finish(self.ctx, task, lease, State.FAILED,
-                         import_report(task, "missing", None, str(exc)), error=str(exc))
+                         import_report(task, "missing", None, error), error=error)
         except LeaseLost:
             log.warning("task.lease_lost", step="poll", task_id=task.id)
 
     async def _poll_failed(self, task: TaskRow, exc: StreamError) -> None:
         """Stream did not answer: try again later, more slowly; the import goes on meanwhile."""
         self.failures[task.id] = self.failures.get(task.id, 0) + 1
-        poll = self.ctx.settings.poll
-        interval = next_interval(poll.schedule, task.poll_interval, False)
-        lease = Lease(task.id, self.ctx.owner, task.fence)
         log.warning("task.poll_failed", task_id=task.id, error=str(exc),
                     failures=self.failures[task.id])
+        await self._poll_later(task, exc)
+
+    async def _poll_later(self, task: TaskRow, exc: StreamError) -> None:
+        interval = next_interval(self.ctx.settings.poll.schedule, task.poll_interval, False)
+        lease = Lease(task.id, self.ctx.owner, task.fence)
         with contextlib.suppress(LeaseLost):
             await shielded(self.ctx.repo.advance(
                 lease, poll_interval=interval, next_poll_at=self.ctx.clock() + interval,

@@ -15,18 +15,27 @@ TEMP_SUFFIXES = (".part", ".tmp", "~", ".crdownload", ".partial", ".swp")
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """What a file looked like and since when it has looked like that (Unix seconds)."""
+    """What a file looked like and since when it has looked like that (Unix seconds).
+
+    `ctime_ns` is the kernel's own change time: an edit that keeps the size and sets the
+    mtime back still changes it (nobody can set it), so such an edit is a change too."""
 
     size: int
     mtime_ns: int
     since: float
+    ctime_ns: int = 0
+
+    @property
+    def looks(self) -> tuple[int, int, int]:
+        return self.size, self.mtime_ns, self.ctime_ns
 
 
-def observe(previous: Seen | None, size: int, mtime_ns: int, now: float) -> Seen:
+def observe(previous: Seen | None, size: int, mtime_ns: int, now: float,
+            ctime_ns: int = 0) -> Seen:
     """The new observation: unchanged keeps its start, any change starts the window again."""
-    if previous is not None and (previous.size, previous.mtime_ns) == (size, mtime_ns):
+    if previous is not None and previous.looks == (size, mtime_ns, ctime_ns):
         return previous
-    return Seen(size=size, mtime_ns=mtime_ns, since=now)
+    return Seen(size=size, mtime_ns=mtime_ns, since=now, ctime_ns=ctime_ns)
 
 
 def is_complete(seen: Seen, now: float, settle_seconds: float) -> bool:

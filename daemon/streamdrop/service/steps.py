@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import anyio
-import orjson
 import structlog
 
 from streamdrop.service import batches, files, metrics, validation_pool
 from streamdrop.service.context import Context, shielded
-from streamdrop.service.ending import finish, move_and_report, skip_changed
+from streamdrop.service.ending import announce, finish, skip_changed
 from streamdrop.service.fingerprint import sha256_file
+from streamdrop.service.moves import place, report_of
 from streamdrop.service.outcomes import (
     IMPORT_V2_FEEDS,
     crash_report,
@@ -78,28 +77,27 @@ async def register(ctx: Context, found: Found) -> TaskRow | None:
 
 
 async def _finish_leftover_move(ctx: Context, path: Path, sha256: str) -> bool:
-    """A task finished in the database but the daemon died before moving its file."""
+    """A task finished in the database but its file was not moved (the daemon died, or the
+    move failed and is retried by `moves`): True when the file is such a task's."""
     for task in await ctx.repo.by_source(str(path)):
-        if (is_final(task.state) and task.sha256 == sha256 and task.dest_path
-                and not await anyio.Path(task.dest_path).exists()):
-            await anyio.to_thread.run_sync(move_and_report, path, Path(task.dest_path),
-                                           _report_of(task))
-            log.info("task.move_finished", task_id=task.id, file=task.rel_path)
+        if not (is_final(task.state) and task.sha256 == sha256 and task.dest_path):
+            continue
+        if task.move_error is not None:
+            return True  # `moves.retry_moves` has it
+        if not await anyio.Path(task.dest_path).exists():
+            settled, _ = await place(ctx, task, path, Path(task.dest_path), report_of(task))
+            if settled:
+                log.info("task.move_finished", task_id=task.id, file=task.rel_path)
             return True
     return False
-
-
-def _report_of(task: TaskRow) -> dict[str, Any] | None:
-    return orjson.loads(task.report) if task.report else None
 
 
 async def _duplicate(ctx: Context, new: NewTask, original: TaskRow) -> TaskRow:
     dest = files.free_destination(ctx.settings.drop.duplicates, new.rel_path)
     task = await shielded(ctx.repo.add_duplicate(new, original.id, str(dest)))
-    await anyio.to_thread.run_sync(move_and_report, Path(new.source_path), dest, None)
-    log.info("task.finished", task_id=task.id, file=task.rel_path, sha256=task.sha256,
-             mode=task.mode, target=task.target, state=task.state, duplicate_of=original.id,
-             moved_to=str(dest))
+    settled, landed = await place(ctx, task, Path(new.source_path), dest, None)
+    if settled:
+        announce(ctx, task, landed)
     return task
 
 
@@ -223,8 +221,13 @@ async def upload_and_create(ctx: Context, task: TaskRow, lease: Lease) -> None:
                                     product=product))
     log.info("task.uploading", remote_path=target.path, product=product or "chat")
     try:
-        sent = await client.upload(target.upload_url, path)
-    except FileChangedError:
+        sent = await client.upload(target.upload_url, path, sha256=task.sha256)
+    except FileChangedError as exc:
+        # The watcher takes the changed file anew (its ctime moved): validated again.
+        log.warning("task.changed_before_upload", error=str(exc))
+        await skip_changed(ctx, task, lease)
+        return
+    except FileNotFoundError:  # gone since it was found: nothing to import
         await skip_changed(ctx, task, lease)
         return
     metrics.uploaded(task.target, sent)

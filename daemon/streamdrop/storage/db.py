@@ -45,12 +45,30 @@ def missing_database(url: str) -> Path | None:
     return path if path is not None and not path.exists() else None
 
 
+def create_private(path: Path) -> None:
+    """Create the SQLite file 0600 less the umask before SQLite does (it would make it 0644);
+    its -wal and -shm files take the database's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+
+
+def file_identity(url: str) -> tuple[int, int] | None:
+    """The SQLite file's (st_dev, st_ino): another pair means another file at that path.
+    None for PostgreSQL and in-memory databases; FileNotFoundError when it is gone."""
+    path = sqlite_path(url) if is_sqlite(url) else None
+    if path is None:
+        return None
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
+
+
 def make_engine(url: str) -> AsyncEngine:
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True)
     path = sqlite_path(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(path)
     engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     _install_sqlite_hooks(engine)
     return engine

@@ -49,7 +49,7 @@ _RETRY_CLEARS: dict[str, Any] = {
     "import_state_since": None, "next_poll_at": None, "poll_interval": None,
     "stuck_announced": False, "error": None, "report": None, "attempts": 0,
     "next_attempt_at": None, "lease_owner": None, "lease_expires_at": None,
-    "finished_at": None}
+    "finished_at": None, "move_error": None}
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
 
 
@@ -143,6 +143,19 @@ class InMemoryRepository:
         await anyio.lowlevel.checkpoint()
         task = self._insert(new, State.DUPLICATE, None, original)
         return self._set(task.id, dest_path=dest_path, finished_at=self.clock())
+
+    async def set_dest_path(self, task_id: int, dest_path: str) -> None:
+        await anyio.lowlevel.checkpoint()
+        self._set(self._task(task_id).id, dest_path=dest_path, updated_at=self.clock())
+
+    async def set_move_error(self, task_id: int, error: str | None) -> None:
+        await anyio.lowlevel.checkpoint()
+        self._set(self._task(task_id).id, move_error=error, updated_at=self.clock())
+
+    async def pending_moves(self) -> list[TaskRow]:
+        await anyio.lowlevel.checkpoint()
+        waiting = [t for t in self.tasks.values() if t.move_error is not None]
+        return sorted(waiting, key=lambda t: (t.finished_at or 0.0, t.id))
 
     # -- claims and leases -------------------------------------------------------
 

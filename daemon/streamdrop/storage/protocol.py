@@ -60,6 +60,18 @@ class TaskStore(Protocol):
         """Record a file with the same identity as task `original`; born final."""
         ...
 
+    async def set_dest_path(self, task_id: int, dest_path: str) -> None:
+        """Where a finished task's file landed (a free name beside the one chosen)."""
+        ...
+
+    async def set_move_error(self, task_id: int, error: str | None) -> None:
+        """Why a finished task's file is not where it belongs yet; None once it is."""
+        ...
+
+    async def pending_moves(self) -> list[TaskRow]:
+        """Finished tasks whose file still waits for its move, oldest first."""
+        ...
+
     # -- claims and leases
     async def ensure_targets(self, names: Iterable[str]) -> None: ...
 

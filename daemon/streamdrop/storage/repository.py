@@ -134,6 +134,25 @@ class Repository:
             )
             return await self._get(conn, task.id)
 
+    async def set_dest_path(self, task_id: int, dest_path: str) -> None:
+        """Where a finished task's file landed (a free name beside the one chosen)."""
+        async with self._write() as conn:
+            await conn.execute(update(tasks).where(tasks.c.id == task_id)
+                               .values(dest_path=dest_path, updated_at=self.clock()))
+
+    async def set_move_error(self, task_id: int, error: str | None) -> None:
+        """Why a finished task's file is not where it belongs yet; None once it is."""
+        async with self._write() as conn:
+            await conn.execute(update(tasks).where(tasks.c.id == task_id)
+                               .values(move_error=error, updated_at=self.clock()))
+
+    async def pending_moves(self) -> list[TaskRow]:
+        """Finished tasks whose file still waits for its move, oldest first."""
+        async with self._read() as conn:
+            rows = await conn.execute(select(tasks).where(tasks.c.move_error.is_not(None))
+                                      .order_by(tasks.c.finished_at, tasks.c.id))
+            return [_task(r) for r in rows]
+
     async def _insert(self, conn: AsyncConnection, new: NewTask, state: State,
                       identity: str | None, duplicate_of: int | None) -> TaskRow:
         now = self.clock()
@@ -553,7 +572,7 @@ class Repository:
                 state=State.PENDING.value, source_path=source_path, dest_path=None,
                 remote_path=None, product=None, import_id=None, import_state=None,
                 import_state_since=None, next_poll_at=None, poll_interval=None,
-                stuck_announced=False, error=None,
+                stuck_announced=False, error=None, move_error=None,
                 report=None, attempts=0, next_attempt_at=None, lease_owner=None,
                 lease_expires_at=None, fence=task.fence + 1, found_at=retried_at(task, now),
                 finished_at=None, updated_at=now))

@@ -50,6 +50,8 @@ class TaskRow:
     product: str | None  # the import API: None chat `/imports`, "feeds" Import V2
     batch_id: int | None = None  # a part: the task of the file it was split from
     part_number: int | None = None
+    # Set while a finished task's file waits for its move (a full disk): why it failed.
+    move_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,8 @@ class Task(Base):
     batch_id: Mapped[int | None] = mapped_column(Integer, index=True)
     part_number: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)  # last error, one line
+    # Set while a finished task's file waits for its move (a full disk): why it failed.
+    move_error: Mapped[str | None] = mapped_column(Text)
     report: Mapped[str | None] = mapped_column(Text)  # JSON: validation or Stream result
     found_at: Mapped[float] = mapped_column(Double)
     created_at: Mapped[float] = mapped_column(Double)

@@ -18,6 +18,7 @@ host). httpx logs every full URL at INFO, so its loggers are set to WARNING.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import random
@@ -429,8 +430,12 @@ def describe_transport_error(exc: httpx.TransportError) -> str:
 # ---------------------------------------------------------------------------- client
 
 
-async def _file_chunks(path: Path, size: int) -> AsyncIterator[bytes]:
-    """Exactly `size` bytes of the file, unchanged, a chunk at a time."""
+async def _file_chunks(path: Path, size: int, sha256: str | None = None,
+                       ) -> AsyncIterator[bytes]:
+    """Exactly `size` bytes of the file, unchanged, a chunk at a time. With `sha256` the
+    bytes are hashed as they are read and the last chunk is held back unless they hash to
+    it: a file changed since it was hashed (and validated) never arrives whole."""
+    digest = hashlib.sha256()
     sent = 0
     async with await anyio.open_file(path, "rb") as file:
         while sent < size:
@@ -438,9 +443,23 @@ async def _file_chunks(path: Path, size: int) -> AsyncIterator[bytes]:
             if not chunk:
                 raise FileChangedError(f"{path} shrank during the upload ({sent} of {size} bytes)")
             sent += len(chunk)
+            digest.update(chunk)
+            if sent == size:
+                await _check_end(file, path, size, digest.hexdigest(), sha256)
             yield chunk
-        if await file.read(1):
-            raise FileChangedError(f"{path} grew during the upload (past {size} bytes)")
+        if size == 0:
+            await _check_end(file, path, size, digest.hexdigest(), sha256)
+
+
+async def _check_end(file: anyio.AsyncFile[bytes], path: Path, size: int, read: str,
+                     sha256: str | None) -> None:
+    if await file.read(1):
+        raise FileChangedError(f"{path} grew during the upload (past {size} bytes)")
+    if sha256 is not None and read != sha256:
+        raise FileChangedError(
+            f"{path.name}: the bytes read for the upload (sha256 {read[:16]}...) are not the "
+            f"bytes validated (sha256 {sha256[:16]}...); the upload was stopped before its "
+            "end")
 
 
 # What a create's reconciliation finds: a task of either API.
@@ -524,12 +543,13 @@ class StreamClient:
         return ImportUrl(path=_required_str(data, "path"),
                          upload_url=_required_str(data, "upload_url"))
 
-    async def upload(self, upload_url: str, path: Path) -> int:
-        """PUT the file's bytes, streamed from disk unchanged; returns the number of bytes sent."""
+    async def upload(self, upload_url: str, path: Path, sha256: str | None = None) -> int:
+        """PUT the file's bytes, streamed from disk unchanged; returns the number of bytes sent.
+        `sha256`: the digest the bytes must have (FileChangedError, the PUT cut short, if not)."""
         size = (await anyio.Path(path).stat()).st_size
         async for attempt in self._retrying(UPLOAD):
             with attempt:
-                await self._put(upload_url, path, size)
+                await self._put(upload_url, path, size, sha256)
         log.info("stream.uploaded", to=redact_url(upload_url), bytes=size, file=path.name)
         return size
 
@@ -805,11 +825,11 @@ class StreamClient:
         self.contact.succeeded(self._clock())
         return parse_json_body(response.content)
 
-    async def _put(self, upload_url: str, path: Path, size: int) -> None:
+    async def _put(self, upload_url: str, path: Path, size: int, sha256: str | None) -> None:
         headers = {"Content-Type": "application/json", "Content-Length": str(size)}
         try:
-            response = await self._upload_http.put(upload_url, content=_file_chunks(path, size),
-                                                   headers=headers)
+            response = await self._upload_http.put(
+                upload_url, content=_file_chunks(path, size, sha256), headers=headers)
         except httpx.TransportError as exc:
             raise transport_error(exc, UPLOAD) from exc
         if not response.is_success:

@@ -25,6 +25,11 @@ ROOT = Path(__file__).resolve().parents[3]
     ("a/**/c.json", "a/c.json", True),
     ("a/**/c.json", "a/x/y/c.json", True),
     ("feeds/", "feeds/x.json", True),
+    ("**", "two\nlines/x.jsonl", True),  # a name may hold any character
+    ("insert/**", "insert/two\nlines.jsonl", True),
+    ("*.jsonl", "a/two\nlines.jsonl", True),
+    ("a?c.jsonl", "a\nc.jsonl", True),
+    ("a/*.jsonl", "a/b\n/c.jsonl", False),
 ])
 def test_globs_match_like_gitignore(pattern: str, path: str, matches: bool) -> None:
     assert (glob_regex(pattern).fullmatch(path) is not None) is matches

@@ -1,6 +1,7 @@
 """The poller's decisions on the in-memory store and a fake clock, with the real client
 over httpx.MockTransport: intervals grow, stuck imports are announced once, terminal
-states finish the task, a vanished import fails it, many imports are read by the page."""
+states finish the task, a vanished import is asked again then fails it, a move that
+fails waits for a later round, many imports are read by the page."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from pathlib import Path
 
 import anyio
 import pytest
+from structlog.testing import capture_logs
 from tests.factories import new_task
 from tests.fake_stream import FakeStream
 
-from streamdrop.service import settings
+from streamdrop.service import moves, settings
 from streamdrop.service.context import Context
-from streamdrop.service.poller import Poller
+from streamdrop.service.poller import MISSING_POLLS_TO_FAIL, Poller
 from streamdrop.storage.rows import TaskRow
 from streamdrop.storage.states import State
 from streamdrop.testing import FakeClock, InMemoryRepository
@@ -119,14 +121,59 @@ async def test_a_failed_import_finishes_the_task_with_streams_state(
     assert failed.dest_path == str(ctx.settings.drop.failed / "a.jsonl")
 
 
-async def test_an_import_stream_no_longer_knows_fails_the_task(
-        ctx: Context, stream: FakeStream, store: InMemoryRepository) -> None:
+async def test_an_import_stream_no_longer_knows_is_asked_again_then_fails_the_task(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository, clock: FakeClock) -> None:
     task = await importing(ctx, stream, "a.jsonl")
     del stream.states["imp-a.jsonl"]
-    await Poller(ctx).tick()
+    poller = Poller(ctx)
+    for _ in range(MISSING_POLLS_TO_FAIL - 1):
+        await poller.tick()
+        assert (await store.get(task.id)).state == State.IMPORTING
+        clock.advance(10)
+    await poller.tick()
     failed = await store.get(task.id)
     assert failed.state == State.FAILED
     assert json.loads(failed.report or "{}")["state"] == "missing"
+    assert f"{MISSING_POLLS_TO_FAIL} times in a row" in (failed.error or "")
+
+
+async def test_an_import_missing_for_a_few_polls_is_followed_to_its_end_when_back(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository, clock: FakeClock) -> None:
+    task = await importing(ctx, stream, "a.jsonl")
+    del stream.states["imp-a.jsonl"]  # Stream restarted and has not caught up yet
+    poller = Poller(ctx)
+    for _ in range(MISSING_POLLS_TO_FAIL - 1):
+        await poller.tick()
+        clock.advance(10)
+    stream.states["imp-a.jsonl"] = "completed"
+    await poller.tick()
+    assert (await store.get(task.id)).state == State.COMPLETED
+
+
+async def test_a_finished_task_whose_move_fails_waits_and_moves_on_a_later_round(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository) -> None:
+    task = await importing(ctx, stream, "a.jsonl")
+    done = ctx.settings.drop.done
+    done.write_bytes(b"not a folder")  # a real failure: the move cannot make done/
+    stream.states["imp-a.jsonl"] = "completed"
+    finished: list[int] = []
+    with capture_logs() as logs:
+        await Poller(ctx).tick()
+        (waiting,) = await store.pending_moves()
+        assert waiting.state == State.COMPLETED
+        assert "moving the file failed" in (waiting.move_error or "")
+        assert (ctx.settings.drop.path / "a.jsonl").exists()
+        assert await moves.retry_round(ctx, lambda t, _landed: finished.append(t.id)) == 1
+        done.unlink()
+        assert await moves.retry_round(ctx, lambda t, _landed: finished.append(t.id)) == 0
+    assert await store.pending_moves() == []
+    assert finished == [task.id]
+    assert (done / "a.jsonl").read_bytes() == b"{}"
+    assert json.loads((done / "a.jsonl.report.json").read_text())["state"] == "completed"
+    events = [e["event"] for e in logs]
+    assert events.count("task.move_failed") == 1
+    assert "task.finished" not in events  # announced by `finished`, once the file is there
+    assert events.count("task.moves_pending") == 1
 
 
 async def test_an_unanswered_poll_backs_off_and_counts_towards_giving_up(
