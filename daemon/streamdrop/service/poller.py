@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from streamdrop.log import task_context
 from streamdrop.service.context import Context, shielded
 from streamdrop.service.ending import finish
 from streamdrop.service.outcomes import IMPORT_V2_FEEDS, import_report, notification
@@ -157,10 +158,7 @@ class Poller:
         self.failures.pop(task.id, None)
         self.missing.pop(task.id, None)
         lease = Lease(task.id, self.ctx.owner, task.fence)
-        bound = structlog.contextvars.bound_contextvars(
-            task_id=task.id, file=task.rel_path, sha256=task.sha256, mode=task.mode,
-            import_id=task.import_id)
-        with bound:
+        with structlog.contextvars.bound_contextvars(**task_context(task)):
             try:
                 await self._apply(task, lease, remote)
             except LeaseLost:
@@ -204,8 +202,9 @@ class Poller:
         """A 404: asked again a few times; the task fails only when it stays missing."""
         count = self.missing[task.id] = self.missing.get(task.id, 0) + 1
         if count < MISSING_POLLS_TO_FAIL:
-            log.warning("task.poll_missing", task_id=task.id, import_id=task.import_id,
-                        error=str(exc), times=count, fails_after=MISSING_POLLS_TO_FAIL)
+            with structlog.contextvars.bound_contextvars(**task_context(task)):
+                log.warning("task.poll_missing", error=str(exc), times=count,
+                            fails_after=MISSING_POLLS_TO_FAIL)
             await self._poll_later(task, exc)
             return
         self.missing.pop(task.id, None)
@@ -220,8 +219,8 @@ class Poller:
     async def _poll_failed(self, task: TaskRow, exc: StreamError) -> None:
         """Stream did not answer: try again later, more slowly; the import goes on meanwhile."""
         self.failures[task.id] = self.failures.get(task.id, 0) + 1
-        log.warning("task.poll_failed", task_id=task.id, error=str(exc),
-                    failures=self.failures[task.id])
+        with structlog.contextvars.bound_contextvars(**task_context(task)):
+            log.warning("task.poll_failed", error=str(exc), failures=self.failures[task.id])
         await self._poll_later(task, exc)
 
     async def _poll_later(self, task: TaskRow, exc: StreamError) -> None:

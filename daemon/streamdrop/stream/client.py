@@ -431,10 +431,11 @@ def describe_transport_error(exc: httpx.TransportError) -> str:
 
 
 async def _file_chunks(path: Path, size: int, sha256: str | None = None,
-                       ) -> AsyncIterator[bytes]:
-    """Exactly `size` bytes of the file, unchanged, a chunk at a time. With `sha256` the
-    bytes are hashed as they are read and the last chunk is held back unless they hash to
-    it: a file changed since it was hashed (and validated) never arrives whole."""
+                       progress: Callable[[int], None] | None = None) -> AsyncIterator[bytes]:
+    """Exactly `size` bytes of the file, unchanged, a chunk at a time; `progress(sent)` after
+    each. With `sha256` the bytes are hashed as they are read and the last chunk is held
+    back unless they hash to it: a file changed since it was hashed (and validated) never
+    arrives whole."""
     digest = hashlib.sha256()
     sent = 0
     async with await anyio.open_file(path, "rb") as file:
@@ -447,6 +448,8 @@ async def _file_chunks(path: Path, size: int, sha256: str | None = None,
             if sent == size:
                 await _check_end(file, path, size, digest.hexdigest(), sha256)
             yield chunk
+            if progress is not None:
+                progress(sent)
         if size == 0:
             await _check_end(file, path, size, digest.hexdigest(), sha256)
 
@@ -489,6 +492,7 @@ class StreamClient:
         quiet_http_loggers()
         self.base_url = credentials.base_url
         self.contact = Contact()  # what the latest calls showed (readiness reads it)
+        self.upload_progress: Callable[[int], None] | None = None  # bytes sent, per chunk
         self._policy = policy or RetryPolicy()
         self._limiter = limiter or RateLimiter(clock)
         self._clock = clock
@@ -550,7 +554,7 @@ class StreamClient:
         async for attempt in self._retrying(UPLOAD):
             with attempt:
                 await self._put(upload_url, path, size, sha256)
-        log.info("stream.uploaded", to=redact_url(upload_url), bytes=size, file=path.name)
+        log.info("stream.uploaded", to=redact_url(upload_url), bytes=size, filename=path.name)
         return size
 
     async def create_import(
@@ -695,7 +699,7 @@ class StreamClient:
         task = await self.create_import_v2(product, location,
                                            skip_references_check=skip_references_check)
         log.info("stream.import_created", import_id=task.id, state=task.state_label,
-                 product=product, file=path.name)
+                 product=product, filename=path.name)
         return task
 
     @staticmethod
@@ -733,7 +737,7 @@ class StreamClient:
         await self.upload(target.upload_url, path)
         task = await self.create_import(target.path, mode, merge_custom)
         log.info("stream.import_created", import_id=task.id, state=task.state, mode=mode,
-                 file=path.name)
+                 filename=path.name)
         return task
 
     # ------------------------------------------------------------ the plumbing
@@ -828,8 +832,8 @@ class StreamClient:
     async def _put(self, upload_url: str, path: Path, size: int, sha256: str | None) -> None:
         headers = {"Content-Type": "application/json", "Content-Length": str(size)}
         try:
-            response = await self._upload_http.put(
-                upload_url, content=_file_chunks(path, size, sha256), headers=headers)
+            chunks = _file_chunks(path, size, sha256, self.upload_progress)
+            response = await self._upload_http.put(upload_url, content=chunks, headers=headers)
         except httpx.TransportError as exc:
             raise transport_error(exc, UPLOAD) from exc
         if not response.is_success:

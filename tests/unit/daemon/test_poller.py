@@ -5,12 +5,15 @@ fails waits for a later round, many imports are read by the page."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
+import structlog
 from structlog.testing import capture_logs
 from tests.factories import new_task
 from tests.fake_stream import FakeStream
@@ -262,3 +265,31 @@ async def test_many_imports_of_both_apis_are_read_by_the_page_of_each(
     states = {t.rel_path: t.state for t in await store.list_tasks()}
     assert (states["c1.jsonl"], states["f1.jsonl"]) == (State.COMPLETED, State.COMPLETED)
     assert {s for name, s in states.items() if name[1] != "1"} == {State.IMPORTING}
+
+
+class _Lines(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+async def test_a_failed_poll_is_logged_with_every_field_of_its_task(
+        ctx: Context, stream: FakeStream, store: InMemoryRepository, clock: FakeClock) -> None:
+    from streamdrop import log
+
+    task = await importing(ctx, stream, "insert/a.jsonl")
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    lines = _Lines()
+    log.configure("info", "json", lines)
+    try:
+        stream.status = 503
+        await Poller(ctx).tick()
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        structlog.reset_defaults()
+    records = [json.loads(line) for line in lines.getvalue().splitlines()]
+    (failed,) = [r for r in records if r["event"] == "task.poll_failed"]
+    assert failed["file"] == "insert/a.jsonl"  # relative to the drop folder, as everywhere
+    assert (failed["task_id"], failed["sha256"], failed["mode"], failed["import_id"]) == (
+        task.id, task.sha256, task.mode, task.import_id)
