@@ -23,6 +23,7 @@ COMMAND_MODULES: dict[str, str] = {
     "demo": "daemon",
     "db": "daemon",
     "check": "check",
+    "completion": "completion",
     "status": "ops",
     "tasks": "ops",
     "show": "ops",
@@ -38,7 +39,7 @@ EXIT_USAGE = 2
 def _modules_for(argv: Sequence[str]) -> list[str]:
     """Only the module of the command asked for, or all of them for help."""
     command = next((arg for arg in argv if not arg.startswith("-")), None)
-    if command in COMMAND_MODULES:
+    if command in COMMAND_MODULES and command != "completion":  # completion: the whole tree
         return [COMMAND_MODULES[command]]
     return sorted(set(COMMAND_MODULES.values()))
 
@@ -49,6 +50,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
         description="Validate, upload and follow Stream chat and feeds imports.",
     )
     parser.add_argument("--version", action="version", version=f"streamdrop {__version__}")
+    parser.set_defaults(root_parser=parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _modules_for(argv):
         importlib.import_module(f"streamdrop.commands.{name}").register(subparsers)

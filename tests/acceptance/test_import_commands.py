@@ -277,3 +277,44 @@ def test_an_invalid_file_counts_its_errors_in_words(emulator: Emulator, tmp_path
     two.write_text(INVALID + '{"type":"user","data":{"id":"also bad!"}}\n')
     assert "(1 error)" in streamdrop("upload-import", str(one), env=emulator.env()).stderr
     assert "(2 errors)" in streamdrop("upload-import", str(two), env=emulator.env()).stderr
+
+
+def _stderr_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str, bytes]:
+    """Run with stderr on a pseudo-terminal: exit status, stdout, what the terminal showed."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=follower, env=env)
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed: everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+        out, _ = proc.communicate(timeout=120)
+        code = proc.returncode
+    finally:
+        os.close(leader)
+    return code, out.decode(), shown
+
+
+@pytest.mark.slow
+def test_upload_shows_progress_on_a_terminal_and_not_when_piped(emulator: Emulator,
+                                                                  tmp_path: Path) -> None:
+    from bench.generate import write
+
+    path = tmp_path / "big.json"
+    write(path, 20 * 2**20, "lines")  # above the 16 MiB threshold for a progress line
+    args = [STREAMDROP, "upload-import", str(path), "--no-validate", "--output", "json"]
+    code, out, shown = _stderr_on_terminal(args, emulator.env())
+    assert code == 0, shown
+    assert json.loads(out)["state"]  # stdout holds only the task
+    assert b"uploading:" in shown and b"MiB/s" in shown
+    piped = streamdrop(*args[1:], env=emulator.env())
+    assert piped.returncode == 0
+    assert "uploading:" not in piped.stderr

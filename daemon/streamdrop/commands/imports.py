@@ -33,6 +33,7 @@ from streamdrop.commands.arguments import non_negative_int, positive_float, posi
 from streamdrop.commands.output import add_output_option, emit
 
 if TYPE_CHECKING:
+    from streamdrop.commands.verdict import Progress
     from streamdrop.stream.client import StreamClient
     from streamdrop.stream.credentials import Credentials
     from streamdrop.stream.errors import StreamError
@@ -193,12 +194,25 @@ async def _upload_import(client: StreamClient, args: argparse.Namespace) -> int:
     if not args.no_validate and not await _valid(client, path, fmt, args.output):
         return EXIT_FAILED
     task: AnyImportTask
-    if fmt == FEEDS_V3:
-        task = await _import_feeds_v3(client, path, args)
-    else:
-        task = await client.import_file(path, args.mode or "upsert", args.merge_custom)
+    progress = _upload_progress(path)
+    client.upload_progress = progress.update if progress else None
+    try:
+        if fmt == FEEDS_V3:
+            task = await _import_feeds_v3(client, path, args)
+        else:
+            task = await client.import_file(path, args.mode or "upsert", args.merge_custom)
+    finally:
+        if progress:
+            progress.close()
     _emit_task(task, args.output)
     return EXIT_OK
+
+
+def _upload_progress(path: Path) -> Progress | None:
+    """A progress line on stderr for a big file's upload, only for a person at a terminal."""
+    from streamdrop.commands.verdict import Progress
+
+    return Progress.for_file(path, "uploading") if sys.stderr.isatty() else None
 
 
 async def _valid(client: StreamClient, path: Path, fmt: str | None, output: str) -> bool:

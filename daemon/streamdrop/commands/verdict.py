@@ -67,19 +67,20 @@ def render_tree(result: Result, path: Path) -> str:
 class Progress:
     """A one-line progress report on stderr for large files (only on a terminal)."""
 
-    def __init__(self, total: int, stream: TextIO) -> None:
+    def __init__(self, total: int, stream: TextIO, label: str = "validating") -> None:
         self.total = total
+        self.label = label
         self.stream = stream
         self.started = time.monotonic()
         self.shown_at = 0.0
 
     @classmethod
-    def for_file(cls, path: Path) -> Progress | None:
+    def for_file(cls, path: Path, label: str = "validating") -> Progress | None:
         try:
             size = path.stat().st_size
         except OSError:
             return None
-        return cls(size, sys.stderr) if size >= PROGRESS_MIN_BYTES else None
+        return cls(size, sys.stderr, label) if size >= PROGRESS_MIN_BYTES else None
 
     def update(self, done: int) -> None:
         now = time.monotonic()
@@ -88,7 +89,7 @@ class Progress:
         self.shown_at = now
         rate = done / max(now - self.started, 1e-6) / 2**20
         percent = 100 * done / self.total if self.total else 100
-        self.stream.write(f"\rvalidating: {percent:5.1f}% of {self.total / 2**20:,.1f} MiB "
+        self.stream.write(f"\r{self.label}: {percent:5.1f}% of {self.total / 2**20:,.1f} MiB "
                           f"({rate:,.1f} MiB/s)")
         self.stream.flush()
 
