@@ -33,6 +33,13 @@ def configured() -> Iterator[tuple[Stream, Stream]]:
     structlog.reset_defaults()
 
 
+def configure(level: str, fmt: str, stream: Stream) -> None:
+    """log.configure, without caching loggers: a logger cached here would keep this
+    configuration in later tests (structlog.testing.capture_logs among them)."""
+    log.configure(level, fmt, stream)
+    structlog.configure(cache_logger_on_first_use=False)
+
+
 def emit_task_found() -> None:
     structlog.get_logger("streamdrop.test").info(
         "task.found", task_id=3, file="insert/2026/11/x.jsonl", sha256=SHA, mode="insert",
@@ -43,7 +50,7 @@ def emit_task_found() -> None:
 def test_a_console_line_is_short_with_key_values_and_a_12_character_sha(
         configured: tuple[Stream, Stream]) -> None:
     console, _ = configured
-    log.configure("info", "console", console)
+    configure("info", "console", console)
     emit_task_found()
     (line,) = console.getvalue().splitlines()
     fields = line.split()
@@ -57,7 +64,7 @@ def test_a_console_line_is_short_with_key_values_and_a_12_character_sha(
 
 def test_json_keeps_every_value_whole(configured: tuple[Stream, Stream]) -> None:
     _, as_json = configured
-    log.configure("info", "json", as_json)
+    configure("info", "json", as_json)
     emit_task_found()
     record = json.loads(as_json.getvalue())
     assert record["sha256"] == SHA
@@ -77,7 +84,7 @@ def test_console_values_are_not_python_reprs(value: object, text: str) -> None:
 def test_color_message_is_dropped_in_both_forms(configured: tuple[Stream, Stream],
                                                 fmt: str) -> None:
     console, _ = configured
-    log.configure("info", fmt, console)
+    configure("info", fmt, console)
     logging.getLogger("uvicorn.error").warning(
         "Started server process [%d]", 7,
         extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"})
@@ -90,14 +97,14 @@ def test_color_message_is_dropped_in_both_forms(configured: tuple[Stream, Stream
 def test_third_party_info_is_debug_and_their_warnings_stay(configured: tuple[Stream, Stream],
                                                             name: str) -> None:
     console, as_json = configured
-    log.configure("info", "console", console)
+    configure("info", "console", console)
     logging.getLogger(name).info("Running upgrade -> 0001")
     logging.getLogger(name).warning("something to know")
     logging.getLogger("streamdrop.x").info("ours at info")
     out = console.getvalue()
     assert "Running upgrade" not in out
     assert "something to know" in out and "ours at info" in out
-    log.configure("debug", "json", as_json)
+    configure("debug", "json", as_json)
     logging.getLogger(name).info("Running upgrade -> 0001")
     (record,) = [json.loads(line) for line in as_json.getvalue().splitlines()]
     assert (record["event"], record["level"]) == ("Running upgrade -> 0001", "debug")
@@ -109,7 +116,7 @@ def _fail_with_a_signed_url() -> None:
 
 def test_an_exception_follows_its_line_scrubbed(configured: tuple[Stream, Stream]) -> None:
     console, _ = configured
-    log.configure("info", "console", console)
+    configure("info", "console", console)
     try:
         _fail_with_a_signed_url()
     except ValueError:

@@ -281,6 +281,7 @@ async def test_a_failed_poll_is_logged_with_every_field_of_its_task(
     saved = (root.handlers[:], root.level)
     lines = _Lines()
     log.configure("info", "json", lines)
+    structlog.configure(cache_logger_on_first_use=False)  # nothing cached beyond this test
     try:
         stream.status = 503
         await Poller(ctx).tick()
