@@ -39,8 +39,8 @@ def socket_address(value: str | None) -> str | None:
 def watchdog_interval(env: Mapping[str, str], pid: int) -> float | None:
     """Seconds between pings, or None when no watchdog is asked of us.
 
-    systemd asks for a ping at least every half of WATCHDOG_USEC; a third leaves room
-    for a sleep that wakes late on a busy machine.
+    systemd asks for a ping at least every half of WATCHDOG_USEC; a quarter leaves room
+    for a sleep that wakes late on a busy machine (as much again as the interval).
     """
     owner = env.get("WATCHDOG_PID")
     if owner and owner.strip() != str(pid):
@@ -49,7 +49,7 @@ def watchdog_interval(env: Mapping[str, str], pid: int) -> float | None:
         usec = int(env.get("WATCHDOG_USEC", ""))
     except ValueError:
         return None
-    return usec / 3e6 if usec > 0 else None
+    return usec / 4e6 if usec > 0 else None
 
 
 class Notifier:
