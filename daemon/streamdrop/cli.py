@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from streamdrop import __version__
+from streamdrop.commands.arguments import Parser
 
 # command name -> module under streamdrop.commands that registers it.
 COMMAND_MODULES: dict[str, str] = {
@@ -45,13 +46,13 @@ def _modules_for(argv: Sequence[str]) -> list[str]:
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="streamdrop",
         description="Validate, upload and follow Stream chat and feeds imports.",
     )
     parser.add_argument("--version", action="version", version=f"streamdrop {__version__}")
     parser.set_defaults(root_parser=parser)
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in _modules_for(argv):
         importlib.import_module(f"streamdrop.commands.{name}").register(subparsers)
     return parser

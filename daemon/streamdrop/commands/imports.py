@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamdrop.commands import Subparsers
-from streamdrop.commands.arguments import non_negative_int, positive_float, positive_int
+from streamdrop.commands.arguments import (
+    non_negative_int,
+    positive_float,
+    positive_int,
+    refuse_secret_option,
+)
 from streamdrop.commands.output import add_output_option, emit
 
 if TYPE_CHECKING:
@@ -136,6 +141,7 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key", help="the app's API key (default: $STREAM_KEY)")
     parser.add_argument("--api-secret-file", metavar="PATH",
                         help="a file holding the API secret (default: $STREAM_SECRET)")
+    refuse_secret_option(parser)
     parser.add_argument("--base-url", help="the API's base URL (default: $STREAM_CHAT_URL or "
                                            "https://chat.stream-io-api.com)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")

@@ -7,7 +7,11 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from streamdrop.commands import Subparsers
-from streamdrop.commands.arguments import non_negative_int, positive_int
+from streamdrop.commands.arguments import (
+    non_negative_int,
+    positive_int,
+    refuse_secret_option,
+)
 from streamdrop.commands.output import add_output_option
 
 if TYPE_CHECKING:
@@ -40,6 +44,7 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     parser.add_argument("--from-app", action="store_true",
                         help="fetch roles and channel types from the Stream app "
                         "(STREAM_KEY, STREAM_SECRET, STREAM_CHAT_URL)")
+    refuse_secret_option(parser)
     parser.add_argument("--lighter-validation-id", action="store_true",
                         help="allow '!' in channel ids")
     parser.add_argument("--strict-references", action="store_true",
