@@ -36,6 +36,8 @@ GO_SECONDS_PER_MIB = 15.8 / 100
 JSON_FLOOR = """
 import json, resource, sys, time
 path, layout = sys.argv[1], sys.argv[2]
+before = resource.getrusage(resource.RUSAGE_SELF)
+cpu_before = before.ru_utime + before.ru_stime
 start = time.perf_counter()
 with open(path, "rb") as f:
     if layout in ("jsonl", "feeds-v3"):
@@ -43,8 +45,9 @@ with open(path, "rb") as f:
     else:
         items = json.load(f)
 elapsed = time.perf_counter() - start
-print(json.dumps({"seconds": elapsed, "items": len(items),
-                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": elapsed, "items": len(items), "rss": usage.ru_maxrss * 1024,
+                  "cpu": usage.ru_utime + usage.ru_stime - cpu_before}))
 """
 
 # The import is outside the timing, like json's (start-up is measured apart below).
@@ -55,12 +58,17 @@ from pathlib import Path
 from streamdrop.validation import Options, parallel, validate_path
 if sys.argv[2] == "one":
     parallel.MIN_BYTES = 1 << 62
+before = resource.getrusage(resource.RUSAGE_SELF)
+cpu_before = before.ru_utime + before.ru_stime
 start = time.perf_counter()
 result = validate_path(Path(sys.argv[1]), Options(max_size=0))  # 300 MiB is over 300 MB
 elapsed = time.perf_counter() - start
-rss = sum(resource.getrusage(who).ru_maxrss
-          for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) * 1024
-print(json.dumps({"seconds": elapsed, "items": sum(result.stats.values()), "rss": rss,
+own, helper = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                   resource.RUSAGE_CHILDREN))
+# The longer of the two processes' CPU times: the wall time on an otherwise idle machine.
+cpu = max(own.ru_utime + own.ru_stime - cpu_before, helper.ru_utime + helper.ru_stime)
+print(json.dumps({"seconds": elapsed, "items": sum(result.stats.values()),
+                  "rss": (own.ru_maxrss + helper.ru_maxrss) * 1024, "cpu": cpu,
                   "errors": result.error_count, "format": result.format}))
 """
 
@@ -129,6 +137,8 @@ def bench_layout(layout: str, mib: float, runs: int) -> dict[str, float]:
         "cores_rss": max(run["rss"] for run in cores) / 2**20,
         "one_rss": max(run["rss"] for run in one) / 2**20,
         "cores_paired": paired(cores, floor), "one_paired": paired(one, floor),
+        "json_cpu": median_of(floor, "cpu"), "cores_cpu": median_of(cores, "cpu"),
+        "one_cpu": median_of(one, "cpu"),
         "cores_min_s": min(r["seconds"] for r in cores),
         "cores_max_s": max(r["seconds"] for r in cores),
     }
@@ -155,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{'paired':>6} | {'vs Go':>5}")
     print(header)
     print("-" * len(header))
+    cpu_rows: list[str] = []
     for layout in args.layouts.split(","):
         row = bench_layout(layout, args.mib, args.runs)
         low, high = row["cores_min_s"], row["cores_max_s"]
@@ -165,6 +176,11 @@ def main(argv: list[str] | None = None) -> None:
               f"{row['cores_s'] / row['json_s']:12.2f}x {row['cores_paired']:5.2f}x | "
               f"{row['one_s'] / row['json_s']:5.2f}x {row['one_paired']:5.2f}x | "
               + go_ratio(layout, row), flush=True)
+        json_cpu, cores_cpu, one_cpu = row["json_cpu"], row["cores_cpu"], row["one_cpu"]
+        cpu_rows.append(f"{layout:<7} CPU s: json {json_cpu:5.2f} | cores (the longer process) "
+                        f"{cores_cpu:5.2f} = {cores_cpu / json_cpu:4.2f}x | 1 core "
+                        f"{one_cpu:5.2f} = {one_cpu / json_cpu:4.2f}x")
+    print("\n" + "\n".join(cpu_rows))
     small = ensure_file("jsonl", 0.01)
     startup = subprocess.run([sys.executable, "-c", STARTUP, str(small)], check=True,
                              capture_output=True, text=True).stdout.strip()
