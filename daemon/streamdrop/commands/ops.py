@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the commands import lazily: a type is only a name here
     Handler = Callable[[TaskStore, argparse.Namespace, Settings], Awaitable[int]]
 
 EXIT_CONFIG = 2
+REPORT_SUFFIX = ".report.json"  # service.files.REPORT_SUFFIX (the commands import lazily)
 EXIT_FAILED = 1
 TASK_FIELDS = ("id", "file", "sha256", "mode", "target", "state", "product", "import_id",
                "import_state", "attempts", "size", "rule", "source_path", "dest_path",
@@ -239,6 +240,9 @@ async def cmd_retry(repo: TaskStore, args: argparse.Namespace, _config: Settings
               f"{task.source_path}", file=sys.stderr)
         return EXIT_FAILED
     retried = await repo.retry(task.id, where)
+    # The old outcome's report goes with it (the database keeps the task's events); the
+    # new run writes its own beside the file, wherever that ends.
+    Path(where).with_name(Path(where).name + REPORT_SUFFIX).unlink(missing_ok=True)
     return _done(args, f"task {retried.id} is pending again (file {where})",
                  {"task_id": retried.id, "state": retried.state, "file": where})
 

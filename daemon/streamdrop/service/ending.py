@@ -33,12 +33,15 @@ async def finish(ctx: Context, task: TaskRow, lease: Lease, state: State,
     A part of a batch stays in the work folder: its batch's file moves when all are done.
     """
     folder = destination(ctx.settings.drop, state) if move and task.batch_id is None else None
-    dest = files.free_destination(folder, task.rel_path) if folder is not None else None
+    dest = (files.destination_for(folder, task.rel_path, Path(task.source_path))
+            if folder is not None else None)
     report_json = orjson.dumps(report).decode() if report is not None else None
     row = await shielded(ctx.repo.advance(
         lease, state, error=error, report=report_json,
         dest_path=str(dest) if dest else None,
-        notify=notification(task, state, error), detail=error, **values))
+        notify=notification(task, state, error, report=report,
+                            report_path=files.report_path(dest) if dest and report else None),
+        detail=error, **values))
     settled, landed = True, None
     if dest is not None:
         settled, landed = await place(ctx, row, Path(task.source_path), dest, report)

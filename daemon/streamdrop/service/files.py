@@ -65,6 +65,13 @@ def free_destination(folder: Path, rel_path: str) -> Path:
     raise FileExistsError(f"no free name for {rel_path} in {folder}")
 
 
+def destination_for(folder: Path, rel_path: str, source: Path) -> Path:
+    """Where a finished file goes: `folder/rel_path` when it is already there (a retried
+    file ending where it ended before keeps its name), else a free name there."""
+    natural = folder / PurePosixPath(rel_path)
+    return natural if source == natural else free_destination(folder, rel_path)
+
+
 def _link_new(src: Path, rel_dest: Path) -> Path:
     """Link src at rel_dest or the next free name; returns the name used."""
     folder = rel_dest.parent
@@ -79,6 +86,8 @@ def _link_new(src: Path, rel_dest: Path) -> Path:
 
 def move(src: Path, dest: Path) -> Path:
     """Move src to dest (or a free name beside it); returns where it landed."""
+    if src == dest:
+        return dest  # already there (a retried file ending in the same folder)
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         landed = _link_new(src, dest)

@@ -1,14 +1,18 @@
 """Delivering notifications from the outbox, at least once, through Apprise.
 
 Outcome rows are written to the outbox in the same transaction as the state
-they announce; this loop sends them (Slack, Teams, email, a JSON webhook via
+they announce; a person reads a title that says what happened to which file and a
+body with the counts, the first errors, the report's path and the import id; a JSON
+webhook also gets every field as JSON. This loop sends them (Slack, Teams, email, a JSON webhook via
 `json://` / `jsons://`, ... any Apprise URL) and retries with backoff.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -20,33 +24,104 @@ from streamdrop.service.context import Nudge
 from streamdrop.storage.protocol import TaskStore
 from streamdrop.storage.rows import OutboxRow
 from streamdrop.stream.retry import RetryPolicy, full_jitter_delay
+from streamdrop.wording import plural
 
 log = structlog.get_logger("streamdrop.service.notify")
 
 BATCH = 20
 HOLD_SECONDS = 120.0
 POLICY = RetryPolicy(base_delay=2.0, max_delay=300.0)
-TITLES = {"imported": "Stream import completed", "invalid": "File rejected: invalid",
-          "failed": "Stream import failed", "stuck": "Stream import stuck",
-          "ready": "Feeds file ready for the dashboard"}
 
 
-def message(row: OutboxRow) -> tuple[str, str]:
-    """Title and body of a notification; the body is the JSON payload itself."""
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+    kind: str  # Apprise's notify type: success, warning, failure or info
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+HEADLINES = {"imported": "imported", "invalid": "rejected", "failed": "import failed",
+             "stuck": "import stuck", "ready": "feeds file ready for the dashboard"}
+# Apprise's notification types, by outcome.
+KINDS_TYPE = {"imported": "success", "ready": "success", "stuck": "warning",
+              "invalid": "failure", "failed": "failure"}
+TITLE_COUNTS = 2  # the largest counts in a title; the body has them all
+
+
+def _counts(stats: Mapping[str, int] | None, most: int | None = None) -> str:
+    items = sorted(((n, name) for name, n in (stats or {}).items() if n), reverse=True)
+    return ", ".join(plural(n, name.removesuffix("s")) for n, name in items[:most])
+
+
+def _title(kind: str, payload: Mapping[str, Any]) -> str:
+    head = f"{HEADLINES.get(kind, kind)} {payload.get('file', '')}"
+    if kind == "invalid" and payload.get("error_count") is not None:
+        return f"{head}: {plural(int(payload['error_count']), 'error')}"
+    if kind in ("failed", "stuck") and payload.get("error"):
+        return f"{head}: {payload['error']}"
+    counts = _counts(payload.get("stats"), TITLE_COUNTS)
+    return f"{head}: {counts}" if counts else head
+
+
+def _place(problem: Mapping[str, Any]) -> str:
+    where = [f"{name} {problem[name]}" for name in ("line", "item") if name in problem]
+    return f"{', '.join(where)}: " if where else ""
+
+
+def _body(payload: Mapping[str, Any]) -> str:
+    lines = [f"file: {payload.get('file')} ({payload.get('mode')}, target "
+             f"{payload.get('target')}), task {payload.get('task_id')}, "
+             f"state {payload.get('state')}"]
+    if payload.get("stats"):
+        lines.append(f"counts: {_counts(payload['stats'])}")
+    problems = payload.get("first_errors") or []
+    if problems:
+        total = int(payload.get("error_count") or len(problems))
+        lines.append(f"first {len(problems)} of {plural(total, 'error')}:")
+        lines += [f"  {_place(p)}{p.get('error')}" for p in problems]
+    elif payload.get("error"):
+        lines.append(f"error: {payload['error']}")
+    if payload.get("import_id"):
+        lines.append(f"import id: {payload['import_id']}")
+    if payload.get("report"):
+        lines.append(f"report: {payload['report']}")
+    return "\n".join(lines)
+
+
+def message(row: OutboxRow) -> Message:
+    """What a person reads (title, body), the Apprise type by outcome, and the structured
+    fields a JSON webhook receives as they are."""
     payload: dict[str, Any] = orjson.loads(row.payload)
-    title = f"{TITLES.get(row.kind, row.kind)}: {payload.get('file', '')}"
-    return title, orjson.dumps(payload).decode()
+    return Message(_title(row.kind, payload), _body(payload),
+                   KINDS_TYPE.get(row.kind, "info"), payload)
 
 
-def send(urls: Sequence[str], title: str, body: str) -> bool:
+def _webhook_fields(plugin: Any, fields: Mapping[str, Any]) -> None:
+    """A JSON webhook (json:// and jsons://) receives the structured fields beside Apprise's
+    own (title, message, type), as JSON values: through the plugin's payload extras, the
+    mapping its `:key=value` URL arguments fill."""
+    extras = getattr(plugin, "payload_extras", None)
+    if getattr(plugin, "protocol", None) == "json" and isinstance(extras, dict):
+        extras.update(fields)
+
+
+def send(urls: Sequence[str], message: Message) -> bool:
     """Blocking: deliver to every URL; True when all took it."""
-    import apprise  # heavy: only daemons that notify need it
+    with warnings.catch_warnings():  # its plugins, loaded on first use, import imghdr
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import apprise  # heavy: only daemons that notify need it
 
-    sender = apprise.Apprise()
-    for url in urls:
-        if not sender.add(url):
-            raise ValueError(f"not a notification URL Apprise knows: {scrub_text(url)}")
-    return bool(sender.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT))
+        sender = apprise.Apprise()
+        for url in urls:
+            plugin = apprise.Apprise.instantiate(url)
+            if not plugin:
+                raise ValueError(f"not a notification URL Apprise knows: {scrub_text(url)}")
+            _webhook_fields(plugin, message.fields)
+            sender.add(plugin)
+    return bool(sender.notify(title=message.title, body=message.body,
+                              notify_type=apprise.NotifyType(message.kind),
+                              body_format=apprise.NotifyFormat.TEXT))
 
 
 async def deliver_due(repo: TaskStore, max_attempts: int, rng: random.Random) -> int:
@@ -54,9 +129,8 @@ async def deliver_due(repo: TaskStore, max_attempts: int, rng: random.Random) ->
     delivered = 0
     for row in await repo.take_notifications(BATCH, HOLD_SECONDS):
         urls: list[str] = orjson.loads(row.urls)
-        title, body = message(row)
         try:
-            ok = await anyio.to_thread.run_sync(send, urls, title, body)
+            ok = await anyio.to_thread.run_sync(send, urls, message(row))
             error = None if ok else "not every target accepted it"
         except Exception as exc:  # any failure of a plugin is a failed try
             ok, error = False, f"{type(exc).__name__}: {scrub_text(str(exc))}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -104,6 +105,20 @@ def validation_report(task: TaskRow, result: Result) -> dict[str, Any]:
             "stats": result.stats, "format": result.format}
 
 
+def _iso(seconds: float | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def duplicate_report(task: TaskRow, original: TaskRow) -> dict[str, Any]:
+    """A duplicate's report names the earlier task that has the same bytes and parameters."""
+    return {**_about(task), "state": "duplicate", "duplicate_of": {
+        "task_id": original.id, "file": original.rel_path, "state": original.state,
+        "import_id": original.import_id, "found_at": _iso(original.found_at),
+        "finished_at": _iso(original.finished_at)},
+        "hint": f"the same bytes with the same import parameters as task {original.id}; "
+                f"`streamdrop retry {original.id}` imports them again on purpose"}
+
+
 def crash_report(task: TaskRow, error: str) -> dict[str, Any]:
     return {**_about(task), "valid": None, "error": error}
 
@@ -120,7 +135,16 @@ def import_report(task: TaskRow, state: str, raw: Mapping[str, Any] | None,
                   error: str | None) -> dict[str, Any]:
     raw = raw or {}
     return {**_about(task), "import_id": task.import_id, "state": state,
-            "result": raw.get("result"), "history": raw.get("history", []), "error": error}
+            "result": raw.get("result"), "history": raw.get("history", []), "error": error,
+            "stats": _validated_stats(task)}
+
+
+def _validated_stats(task: TaskRow) -> dict[str, int] | None:
+    """The counts validation found, kept in the task's report while it is imported."""
+    if not task.report:
+        return None
+    stats = orjson.loads(task.report).get("stats")
+    return stats if isinstance(stats, dict) else None
 
 
 # -- where the file goes, who hears of it -----------------------------------------------
@@ -132,14 +156,32 @@ def destination(drop: DropSettings, state: State) -> Path | None:
             State.READY: drop.ready}.get(state)
 
 
+FIRST_ERRORS = 3  # a notification lists this many; the report has them all
+
+
+def _first_errors(report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    errors = (report or {}).get("errors") or []
+    return [{k: e.get(k) for k in ("error", "line", "item", "index") if e.get(k) is not None}
+            for e in errors[:FIRST_ERRORS]]
+
+
 def notification(task: TaskRow, state: State, error: str | None,
-                 kind: str | None = None) -> list[Notification]:
+                 kind: str | None = None, *, report: Mapping[str, Any] | None = None,
+                 report_path: Path | None = None) -> list[Notification]:
+    """What people hear of a task's end: its file, outcome, counts, first errors (with
+    their place), the report's path and the import id, as structured fields."""
     if task.batch_id is not None and state == State.COMPLETED:
         return []  # a part's import is told with its batch's
     kind = kind or NOTIFY_KINDS.get(state)
     urls = list(rule_of(task).notify)
     if kind is None or not urls:
         return []
+    report = report or {}
     payload = {"event": kind, **_about(task), "state": state.value,
-               "import_id": task.import_id, "error": error}
+               "import_id": task.import_id, "error": error,
+               "stats": report.get("stats") or None,
+               "error_count": report.get("error_count"),
+               "warning_count": report.get("warning_count"),
+               "first_errors": _first_errors(report),
+               "report": str(report_path) if report_path is not None else None}
     return [Notification(kind, orjson.dumps(payload).decode(), orjson.dumps(urls).decode())]

@@ -17,6 +17,7 @@ import dataclasses
 from pathlib import Path
 
 import anyio
+import orjson
 import structlog
 
 from streamdrop.service import batches, files, metrics, validation_pool
@@ -27,6 +28,7 @@ from streamdrop.service.moves import place, report_of
 from streamdrop.service.outcomes import (
     IMPORT_V2_FEEDS,
     crash_report,
+    duplicate_report,
     new_task,
     product_for,
     rule_of,
@@ -95,7 +97,8 @@ async def _finish_leftover_move(ctx: Context, path: Path, sha256: str) -> bool:
 async def _duplicate(ctx: Context, new: NewTask, original: TaskRow) -> TaskRow:
     dest = files.free_destination(ctx.settings.drop.duplicates, new.rel_path)
     task = await shielded(ctx.repo.add_duplicate(new, original.id, str(dest)))
-    settled, landed = await place(ctx, task, Path(new.source_path), dest, None)
+    settled, landed = await place(ctx, task, Path(new.source_path), dest,
+                                  duplicate_report(task, original))
     if settled:
         announce(ctx, task, landed)
     return task
@@ -183,6 +186,8 @@ async def validate(ctx: Context, task: TaskRow, lease: Lease) -> bool:
         return await _split(ctx, task, lease, result.format)
     log.info("task.valid", format=result.format, warnings=result.warning_count,
              stats=result.stats)
+    # kept with the task while it is imported: the import's report and notification count it
+    await ctx.repo.advance(lease, report=orjson.dumps(validation_report(task, result)).decode())
     return True
 
 

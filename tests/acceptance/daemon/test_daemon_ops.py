@@ -97,8 +97,15 @@ def test_outcomes_are_notified_to_a_json_webhook(setup: Setup, webhook: str,
     drop(setup.drop, "good.jsonl", chat_file(1))
     drop(setup.drop, "bad.jsonl", invalid_file())
     assert setup.run_once() == 0
-    payloads = [json.loads(r["message"]) for r in Receiver.received]
+    payloads = Receiver.received  # the fields arrive as JSON, beside title, message and type
     assert sorted(p["event"] for p in payloads) == ["imported", "invalid"]
     imported = next(p for p in payloads if p["event"] == "imported")
     assert imported["file"] == "good.jsonl"
-    assert imported["import_id"]
+    assert imported["import_id"] and imported["type"] == "success"
+    assert imported["stats"]["users"] >= 1  # validation's counts, kept through the import
+    assert imported["title"].startswith("imported good.jsonl: ")
+    assert f"import id: {imported['import_id']}" in imported["message"]
+    assert imported["report"] == str(setup.root / "done" / "good.jsonl.report.json")
+    invalid = next(p for p in payloads if p["event"] == "invalid")
+    assert invalid["type"] == "failure" and invalid["title"].startswith("rejected bad.jsonl: ")
+    assert invalid["first_errors"] and "line" in invalid["first_errors"][0]

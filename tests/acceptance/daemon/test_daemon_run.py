@@ -60,7 +60,18 @@ def test_same_bytes_dropped_twice_import_once(setup: Setup) -> None:
     assert states == ["completed", "duplicate", "duplicate"]
     original = next(t for t in tasks if t["state"] == "completed")
     assert all(t["duplicate_of"] == original["id"] for t in tasks if t["state"] == "duplicate")
-    assert len(list((setup.root / "duplicates").iterdir())) == 2
+    duplicates = sorted(p.name for p in (setup.root / "duplicates").iterdir())
+    assert duplicates == ["three.jsonl", "three.jsonl.report.json", "two.jsonl",
+                          "two.jsonl.report.json"] or duplicates == [
+        "one.jsonl", "one.jsonl.report.json", "three.jsonl", "three.jsonl.report.json"]
+    for name in duplicates[1::2]:  # each beside its file, naming the earlier task
+        earlier = json.loads((setup.root / "duplicates" / name).read_text())["duplicate_of"]
+        assert (earlier["task_id"], earlier["file"]) == (original["id"], original["file"])
+        assert earlier["found_at"]
+    # dropped after the first run: by then the earlier task had its import
+    late = json.loads((setup.root / "duplicates" / "three.jsonl.report.json").read_text())
+    assert late["duplicate_of"]["import_id"] == original["import_id"]
+    assert late["duplicate_of"]["state"] == "completed"
 
 
 def test_hidden_and_partial_files_are_left_alone(setup: Setup) -> None:
