@@ -102,7 +102,7 @@ class ConfigError(ValueError):
     """A bad configuration; the message names the key."""
 
     def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}")
+        super().__init__(f"{key}: {problem}" if key else problem)  # "": the file itself
         self.key = key
 
 
@@ -412,8 +412,8 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Settings:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from exc
+        raise ConfigError("", f"cannot read it: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
+        raise ConfigError("", f"not valid TOML: {exc}") from exc
     return parse(data, base=path.resolve().parent, env=env, source=path)
 
