@@ -250,7 +250,27 @@ async def cmd_retry(repo: TaskStore, args: argparse.Namespace, _config: Settings
 async def cmd_skip(repo: TaskStore, args: argparse.Namespace, _config: Settings,
                    ) -> int:
     task = await repo.skip(args.task)
-    return _done(args, f"task {task.id} skipped", {"task_id": task.id, "state": task.state})
+    moved_to = await _set_aside_skipped(repo, task, _config)
+    where = f", moved to {moved_to}" if moved_to else ""
+    return _done(args, f"task {task.id} skipped{where}",
+                 {"task_id": task.id, "state": task.state, "moved_to": moved_to})
+
+
+async def _set_aside_skipped(repo: TaskStore, task: TaskRow, config: Settings) -> str | None:
+    """The skipped file to skipped/ with its report (None: it is no longer in the drop
+    folder, e.g. a daemon had already moved it)."""
+    import anyio
+
+    from streamdrop.service import files
+    from streamdrop.service.outcomes import skip_report
+
+    source = Path(task.source_path)
+    if not await anyio.Path(source).exists():
+        return None
+    landed = await anyio.to_thread.run_sync(files.set_aside, source, config.drop.skipped,
+                                            task.rel_path, skip_report(task, repo.clock()))
+    await repo.set_dest_path(task.id, str(landed))
+    return str(landed)
 
 
 async def cmd_pause(repo: TaskStore, args: argparse.Namespace, config: Settings,

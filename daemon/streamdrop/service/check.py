@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from streamdrop.service.settings import DEFAULT_TARGET, Settings
+from streamdrop.service.settings import DEFAULT_TARGET, DROP_FOLDERS, Settings
 from streamdrop.storage import db
 from streamdrop.stream.client import StreamClient
 from streamdrop.stream.errors import AuthenticationError, CredentialsError, StreamError
@@ -125,7 +125,7 @@ def other_folder(key: str, path: Path, drop: Path) -> list[Finding]:
 def folders(settings: Settings) -> list[Finding]:
     drop = settings.drop
     out = [drop_folder(drop.path, drop.create)]
-    for name in ("done", "failed", "ready", "duplicates"):
+    for name in DROP_FOLDERS:
         out += other_folder(f"drop.{name}", getattr(drop, name), drop.path)
     return out
 

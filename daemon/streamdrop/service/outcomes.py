@@ -131,6 +131,13 @@ def batch_report(task: TaskRow, parts: list[TaskRow]) -> dict[str, Any]:
         for p in parts]}
 
 
+def skip_report(task: TaskRow, now: float) -> dict[str, Any]:
+    """Why a file is in skipped/: an operator said so."""
+    return {**_about(task), "state": "skipped", "skipped_at": now,
+            "reason": "skipped by an operator (streamdrop skip); `streamdrop retry` takes it "
+                      "up again"}
+
+
 def import_report(task: TaskRow, state: str, raw: Mapping[str, Any] | None,
                   error: str | None) -> dict[str, Any]:
     raw = raw or {}

@@ -137,6 +137,7 @@ class DropSettings:
     ready: Path
     duplicates: Path
     work: Path  # the parts of files being imported as batches
+    skipped: Path  # files an operator skipped (`streamdrop skip`), with their reports
     settle_seconds: float = 2.0
     rescan_seconds: float = 60.0
     polling: bool = False
@@ -278,7 +279,7 @@ def _section(cls: type[S], table: Mapping[str, Any], key: str, **given: Any) -> 
 
 # -- sections -----------------------------------------------------------------------
 
-DROP_FOLDERS = ("done", "failed", "ready", "duplicates", "work")
+DROP_FOLDERS = ("done", "failed", "ready", "duplicates", "work", "skipped")
 
 
 def _targets(data: Mapping[str, Any]) -> dict[str, TargetSettings]:

@@ -39,6 +39,10 @@ def test_pause_skip_retry_resume(setup: Setup) -> None:
     assert status["oldest_unfinished"]["id"] == task["id"]
     assert setup.command("skip", str(task["id"])).returncode == 0
     assert setup.tasks()[0]["state"] == "skipped"
+    skipped = setup.root / "skipped" / "a.jsonl"  # out of the drop folder, with its report
+    assert not (setup.drop / "a.jsonl").exists() and skipped.read_bytes() == chat_file(1)
+    report = json.loads((setup.root / "skipped" / "a.jsonl.report.json").read_text())
+    assert (report["task_id"], report["state"]) == (task["id"], "skipped")
     assert setup.command("retry", str(task["id"])).returncode == 0
     assert setup.command("resume", "default").returncode == 0
     assert setup.run_once() == 0
@@ -47,6 +51,7 @@ def test_pause_skip_retry_resume(setup: Setup) -> None:
     assert [e["to"] for e in shown["events"]] == [
         "pending", "skipped", "pending", "validating", "uploading", "importing", "completed"]
     assert imported_sha256s(setup.emulator) == [sha256(chat_file(1))]
+    assert not skipped.exists() and not skipped.with_name("a.jsonl.report.json").exists()
 
 
 @pytest.mark.slow
