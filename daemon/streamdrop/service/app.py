@@ -21,6 +21,7 @@ from anyio.abc import TaskGroup
 
 from streamdrop import concurrency
 from streamdrop.service import batches, dbguard, health, http, moves, notify, reload, systemd
+from streamdrop.service.ahead import ValidateAhead
 from streamdrop.service.context import Context, Nudge
 from streamdrop.service.ending import announce
 from streamdrop.service.handoff import Handoff
@@ -53,6 +54,7 @@ class Parts:
     workers: Workers
     poller: Poller
     notified: Nudge
+    ahead: ValidateAhead
 
 
 @dataclass
@@ -135,7 +137,8 @@ class Daemon:
                           else None)
         poller = Poller(ctx)
         notified = Nudge()
-        parts = Parts(watcher, handoff, workers, poller, notified)
+        ahead = ValidateAhead(ctx)
+        parts = Parts(watcher, handoff, workers, poller, notified, ahead)
         async with anyio.create_task_group() as main:
             main.start_soon(self._signals, ctx, main)
             main.start_soon(self._guard_database, ctx, main)
@@ -150,6 +153,7 @@ class Daemon:
             else:
                 main.start_soon(self._watch_until_stop, watcher, handoff)
             main.start_soon(poller.run)
+            main.start_soon(ahead.run)
             workers_done = anyio.Event()
             main.start_soon(self._work, workers, workers_done)
             main.start_soon(self._announce, ctx, watcher)
@@ -268,7 +272,8 @@ class Daemon:
 
     async def _once_left(self, ctx: Context, parts: Parts) -> list[TaskRow] | None:
         """The tasks this run cannot take further, once nothing else can move; else None."""
-        if parts.watcher.waiting or parts.handoff.in_flight or parts.workers.busy:
+        if (parts.watcher.waiting or parts.handoff.in_flight or parts.workers.busy
+                or parts.ahead.busy):
             return None
         unfinished = await ctx.repo.unfinished()
         paused = {t.name for t in await ctx.repo.list_targets() if t.paused}

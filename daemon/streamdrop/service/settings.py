@@ -169,6 +169,8 @@ class DaemonSettings:
     # credentials this long without a break.
     once_give_up_seconds: float = 60.0
     validation_cache_seconds: float = 300.0
+    # Valid files checked ahead of the import slots that may wait for one at most.
+    validate_ahead: int = 3
     # A target with no call for this long is probed (readiness stays fresh while idle).
     target_probe_seconds: float = 30.0
 

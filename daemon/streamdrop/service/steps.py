@@ -121,8 +121,10 @@ async def process(ctx: Context, task: TaskRow, lease: Lease) -> None:
             return
         step = "upload"
     if step == "validate":
-        # A part was validated with its whole file before the split.
-        proceed = await (_part_unchanged(ctx, task, lease) if task.batch_id is not None
+        # A part was validated with its whole file before the split; a file validated ahead
+        # of its slot (`ahead`) is not checked twice.
+        checked = task.batch_id is not None or validated_ahead(task)
+        proceed = await (_unchanged_or_skip(ctx, task, lease) if checked
                          else validate(ctx, task, lease))
         if not proceed:
             return
@@ -149,7 +151,12 @@ def _unchanged(task: TaskRow) -> bool:
     return (stat.st_size, stat.st_mtime_ns) == (task.size, task.mtime_ns)
 
 
-async def _part_unchanged(ctx: Context, task: TaskRow, lease: Lease) -> bool:
+def validated_ahead(task: TaskRow) -> bool:
+    """Was this task's file checked ahead of its slot (`service.ahead`) and found valid?"""
+    return task.report is not None and bool(orjson.loads(task.report).get("validated_ahead"))
+
+
+async def _unchanged_or_skip(ctx: Context, task: TaskRow, lease: Lease) -> bool:
     if await anyio.to_thread.run_sync(_unchanged, task):
         return True
     await skip_changed(ctx, task, lease)

@@ -181,9 +181,10 @@ class InMemoryRepository:
         return self._take(candidate, owner, now + lease_seconds)
 
     def _next_pending(self, target: str, now: float) -> TaskRow | None:
-        pending = sorted((t for t in self._of_target(target, [State.PENDING])
-                          if t.lease_owner is None), key=_drop_order)
+        pending = sorted(self._of_target(target, [State.PENDING]), key=_drop_order)
         for task in pending[:PENDING_LOOKAHEAD]:
+            if task.lease_owner is not None:
+                return None  # being validated ahead of its slot: its turn comes right after
             turn = part_turn(task, self._previous_part_state(task))
             if turn == "skip":
                 continue
@@ -214,8 +215,9 @@ class InMemoryRepository:
                 and (t.next_attempt_at is None or t.next_attempt_at <= now)]
         return min(left, key=_drop_order, default=None)
 
-    def _take(self, task: TaskRow, owner: str, expires: float) -> tuple[TaskRow, Lease]:
-        state = claimed_state(task.state, task.remote_path)
+    def _take(self, task: TaskRow, owner: str, expires: float, *,
+              keep_state: bool = False) -> tuple[TaskRow, Lease]:
+        state = task.state if keep_state else claimed_state(task.state, task.remote_path)
         fence = task.fence + 1
         row = self._set(task.id, state=state, lease_owner=owner, lease_expires_at=expires,
                         fence=fence, attempts=task.attempts + 1, next_attempt_at=None,
@@ -223,6 +225,26 @@ class InMemoryRepository:
         if state != task.state:
             self._event(task.id, task.state, state, detail=None, owner=owner)
         return row, Lease(task.id, owner, fence)
+
+    async def claim_validation(self, owner: str, lease_seconds: float,
+                               ahead: int) -> tuple[TaskRow, Lease] | None:
+        await anyio.lowlevel.checkpoint()
+        now = self.clock()
+        pending = [t for t in self.tasks.values() if t.state == State.PENDING]
+        if sum(t.report is not None for t in pending) >= ahead:
+            return None
+        candidates = [t for t in pending if t.lease_owner is None and t.batch_id is None
+                      and t.report is None
+                      and (t.next_attempt_at is None or t.next_attempt_at <= now)]
+        first = min(candidates, key=_drop_order, default=None)
+        if first is None:
+            return None
+        return self._take(first, owner, now + lease_seconds, keep_state=True)
+
+    async def set_validated(self, lease: Lease, report: str) -> None:
+        await anyio.lowlevel.checkpoint()
+        self._held(lease)
+        self._set(lease.task_id, report=report, **_NO_LEASE, updated_at=self.clock())
 
     async def adopt_imports(self, owner: str, lease_seconds: float) -> int:
         await anyio.lowlevel.checkpoint()

@@ -81,6 +81,17 @@ class TaskStore(Protocol):
         None while the target is paused (or unknown)."""
         ...
 
+    async def claim_validation(self, owner: str, lease_seconds: float,
+                               ahead: int) -> tuple[TaskRow, Lease] | None:
+        """Lease the first pending file of any target (paused too) not yet validated, to
+        validate it ahead of a slot (it stays pending; its target's claims wait for it);
+        None while `ahead` files validated ahead already wait."""
+        ...
+
+    async def set_validated(self, lease: Lease, report: str) -> None:
+        """Keep a file's verdict (`report`), let go of the lease; the task stays pending."""
+        ...
+
     async def adopt_imports(self, owner: str, lease_seconds: float) -> int:
         """Take over importing tasks that nobody holds; returns how many."""
         ...

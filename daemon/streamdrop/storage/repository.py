@@ -224,13 +224,14 @@ class Repository:
         """The first pending task in drop order that may start (see `states.part_turn`);
         one waiting for its retry is not overtaken."""
         query = (
-            select(tasks).where(tasks.c.target == target, tasks.c.state == State.PENDING.value,
-                                tasks.c.lease_owner.is_(None))
+            select(tasks).where(tasks.c.target == target, tasks.c.state == State.PENDING.value)
             .order_by(tasks.c.found_at, tasks.c.rel_path, tasks.c.id).limit(PENDING_LOOKAHEAD)
             .with_for_update(skip_locked=True)
         )
         for row in (await conn.execute(query)).all():
             task = _task(row)
+            if task.lease_owner is not None:
+                return None  # being validated ahead of its slot: its turn comes right after
             turn = part_turn(task, await self._previous_part_state(conn, task))
             if turn == "skip":
                 continue
@@ -261,8 +262,8 @@ class Repository:
         return None if row is None else _task(row)
 
     async def _take(self, conn: AsyncConnection, task: TaskRow, owner: str,
-                    expires: float) -> tuple[TaskRow, Lease]:
-        state = claimed_state(task.state, task.remote_path)
+                    expires: float, *, keep_state: bool = False) -> tuple[TaskRow, Lease]:
+        state = task.state if keep_state else claimed_state(task.state, task.remote_path)
         fence = task.fence + 1
         await conn.execute(
             update(tasks).where(tasks.c.id == task.id, tasks.c.fence == task.fence)
@@ -272,6 +273,38 @@ class Repository:
         if state != task.state:
             await self._event(conn, task.id, task.state, state, detail=None, owner=owner)
         return await self._get(conn, task.id), Lease(task.id, owner, fence)
+
+    async def claim_validation(self, owner: str, lease_seconds: float,
+                               ahead: int) -> tuple[TaskRow, Lease] | None:
+        """Lease the first pending file not yet validated, of any target (paused too), to
+        validate it ahead of a slot; it stays pending. None while `ahead` valid files
+        already wait for a slot."""
+        now = self.clock()
+        async with self._write() as conn:
+            waiting = select(func.count()).select_from(tasks).where(
+                tasks.c.state == State.PENDING.value, tasks.c.report.is_not(None))
+            if int((await conn.execute(waiting)).scalar_one()) >= ahead:
+                return None
+            query = (
+                select(tasks).where(
+                    tasks.c.state == State.PENDING.value, tasks.c.lease_owner.is_(None),
+                    tasks.c.batch_id.is_(None), tasks.c.report.is_(None),
+                    or_(tasks.c.next_attempt_at.is_(None), tasks.c.next_attempt_at <= now))
+                .order_by(tasks.c.found_at, tasks.c.rel_path, tasks.c.id).limit(1)
+                .with_for_update(skip_locked=True))
+            row = (await conn.execute(query)).first()
+            if row is None:
+                return None
+            return await self._take(conn, _task(row), owner, now + lease_seconds,
+                                    keep_state=True)
+
+    async def set_validated(self, lease: Lease, report: str) -> None:
+        """A file validated ahead: its verdict kept with it, the lease let go; still pending."""
+        async with self._write() as conn:
+            await self._held(conn, lease)
+            await conn.execute(update(tasks).where(tasks.c.id == lease.task_id).values(
+                report=report, lease_owner=None, lease_expires_at=None,
+                updated_at=self.clock()))
 
     async def adopt_imports(self, owner: str, lease_seconds: float) -> int:
         """Take over importing tasks that nobody holds (their poller died); returns how many."""

@@ -50,7 +50,9 @@ CLAIMABLE_STATES: frozenset[State] = frozenset(
 # time of its next attempt): no task shows a step no one runs. One given back after its
 # upload URL was made resumes at `uploading`, to reconcile before creating anything.
 _NEXT: dict[State, frozenset[State]] = {
-    State.PENDING: frozenset({State.VALIDATING, State.UPLOADING, State.SKIPPED}),
+    # Validated ahead of a slot (`claim_validation`): the verdict may end it while pending.
+    State.PENDING: frozenset({State.VALIDATING, State.UPLOADING, State.SKIPPED, State.INVALID,
+                              State.READY, State.FAILED, State.BATCHED}),
     State.VALIDATING: frozenset(
         {State.UPLOADING, State.INVALID, State.READY, State.FAILED, State.SKIPPED,
          State.BATCHED, State.PENDING}

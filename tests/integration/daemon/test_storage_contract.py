@@ -463,3 +463,28 @@ async def test_parts_already_recorded_are_kept(store: TaskStore) -> None:
     rows = await store.add_parts(lease, [part])
     assert len(await store.list_tasks()) == 2
     assert rows[0].batch_id == big.id
+
+
+async def test_files_are_validated_ahead_of_the_slots_in_drop_order(store: TaskStore) -> None:
+    await store.ensure_targets(["default"])
+    await store.register(new_task("a.json", found_at=1))
+    await store.register(new_task("b.json", found_at=2))
+    await store.register(new_task("c.json", found_at=3))
+    await store.set_paused("default", True)  # paused or not, files are checked
+    first = await store.claim_validation(OWNER, 30, ahead=1)
+    assert first is not None and first[0].rel_path == "a.json"
+    assert first[0].state == State.PENDING  # no slot taken
+    second = await store.claim_validation(OWNER, 30, ahead=1)
+    assert second is not None and second[0].rel_path == "b.json"
+    await store.advance(second[1], State.INVALID)  # an invalid file ends at once
+    await store.set_paused("default", False)
+    # While a file is being checked ahead, its target's claims wait for it (drop order).
+    assert await store.claim("default", OWNER, 30, max_active=1) is None
+    await store.set_validated(first[1], '{"validated_ahead": true}')
+    # One valid file waits with its verdict: with ahead=1, no more are checked.
+    assert await store.claim_validation(OWNER, 30, ahead=1) is None
+    slot = await store.claim("default", OWNER, 30, max_active=1)
+    assert slot is not None and slot[0].rel_path == "a.json"
+    assert slot[0].report == '{"validated_ahead": true}'
+    third = await store.claim_validation(OWNER, 30, ahead=1)
+    assert third is not None and third[0].rel_path == "c.json"

@@ -1,0 +1,87 @@
+"""Validation ahead of the import slots: each file found is checked at once, slots or not.
+
+Without it a file was validated only when a slot freed for it, so an invalid
+file behind a slow import waited minutes to be reported, and forever behind a
+paused target. Here loops of their own lease the first pending file not yet
+checked (any target, paused too; `TaskStore.claim_validation`) and run the
+same `steps.validate`: an invalid file is reported and moved at once; a file
+over the cap is split; a valid one keeps its verdict and stays pending, and
+when a slot frees its upload starts without another check. At most
+`[daemon] validate_ahead` valid files wait with a verdict; big files go to
+worker processes (anyio's limit: one per core).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import anyio
+import orjson
+import structlog
+
+from streamdrop.log import task_context
+from streamdrop.service.context import Context, shielded
+from streamdrop.service.ending import retry_later
+from streamdrop.service.steps import validate
+from streamdrop.storage.protocol import LeaseLost
+from streamdrop.storage.rows import Lease, TaskRow
+from streamdrop.stream.errors import RetryableError
+
+log = structlog.get_logger("streamdrop.service.ahead")
+
+IDLE_SECONDS = 1.0
+LOOPS = 2  # files checked at once; big ones each in a worker process
+
+
+@dataclass
+class ValidateAhead:
+    ctx: Context
+    busy: int = 0
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as group:
+            for _ in range(LOOPS):
+                group.start_soon(self.loop)
+
+    async def loop(self) -> None:
+        ctx = self.ctx
+        while not ctx.draining.is_set():
+            seen = ctx.nudge.generation
+            claimed = await self._claim()
+            if claimed is None:
+                await ctx.nudge.wait(IDLE_SECONDS, since=seen)
+                continue
+            self.busy += 1
+            try:
+                await self.check(*claimed)
+            finally:
+                self.busy -= 1
+                ctx.progress.set()
+
+    async def _claim(self) -> tuple[TaskRow, Lease] | None:
+        settings = self.ctx.settings.daemon
+        try:
+            return await self.ctx.repo.claim_validation(self.ctx.owner, settings.lease_seconds,
+                                                        settings.validate_ahead)
+        except Exception:  # a database hiccup: look again later
+            log.exception("ahead.claim_failed")
+            return None
+
+    async def check(self, task: TaskRow, lease: Lease) -> None:
+        ctx = self.ctx
+        with structlog.contextvars.bound_contextvars(**task_context(task)):
+            try:
+                if await validate(ctx, task, lease):
+                    marker = orjson.dumps({"validated_ahead": True}).decode()
+                    await shielded(ctx.repo.set_validated(lease, marker))
+                    ctx.nudge.set()  # its target's next claim may have been waiting for it
+            except LeaseLost:
+                log.warning("task.lease_lost", step="validate_ahead")
+            except RetryableError as exc:
+                await retry_later(ctx, task, lease, exc)
+            except Exception as exc:  # unreadable file, a bug: the slot's check will try again
+                log.exception("task.validate_ahead_failed")
+                with contextlib.suppress(Exception):
+                    await retry_later(ctx, task, lease,
+                                      RetryableError(f"{type(exc).__name__}: {exc}"))
