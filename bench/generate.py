@@ -162,6 +162,20 @@ def write(path: Path, target_bytes: int, layout: str, seed: int = 7) -> int:
     return count
 
 
+def array_from_jsonl(source: Path, target: Path) -> int:
+    """The same items as a JSON array, one per line (the `lines` layout), without drawing
+    them again: each `{"type": ..., "data": ...}` line becomes `{"type": ..., "item": ...}`."""
+    count = 0
+    with source.open("rb") as lines, target.open("wb") as out:
+        out.write(b"[\n")
+        for line in lines:
+            head, _, rest = line.rstrip(b"\n").partition(b',"data":')
+            out.write((b",\n" if count else b"") + head + b',"item":' + rest)
+            count += 1
+        out.write(b"\n]\n")
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out", type=Path)
