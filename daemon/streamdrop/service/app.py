@@ -153,9 +153,8 @@ class Daemon:
             else:
                 main.start_soon(self._watch_until_stop, watcher, handoff)
             main.start_soon(poller.run)
-            main.start_soon(ahead.run)
             workers_done = anyio.Event()
-            main.start_soon(self._work, workers, workers_done)
+            main.start_soon(self._work, workers, ahead, workers_done)
             main.start_soon(self._announce, ctx, watcher)
             main.start_soon(health.probe_idle_targets, ctx)
             if self._listener is not None:
@@ -199,9 +198,13 @@ class Daemon:
         self._begin_drain(ctx)
         main.cancel_scope.cancel()
 
-    async def _work(self, workers: Workers, done: anyio.Event) -> None:
+    async def _work(self, workers: Workers, ahead: ValidateAhead, done: anyio.Event) -> None:
+        """The workers and the checks ahead of the slots; `done` when all have stopped
+        (a drain lets the steps and checks in flight finish)."""
         try:
-            await workers.run(self.settings.daemon.workers)
+            async with anyio.create_task_group() as group:
+                group.start_soon(workers.run, self.settings.daemon.workers)
+                group.start_soon(ahead.run)
         finally:
             done.set()
 
