@@ -17,16 +17,13 @@ import contextlib
 from dataclasses import dataclass
 
 import anyio
-import orjson
 import structlog
 
 from streamdrop.log import task_context
 from streamdrop.service.context import Context, shielded
-from streamdrop.service.ending import retry_later
 from streamdrop.service.steps import validate
 from streamdrop.storage.protocol import LeaseLost
 from streamdrop.storage.rows import Lease, TaskRow
-from streamdrop.stream.errors import RetryableError
 
 log = structlog.get_logger("streamdrop.service.ahead")
 
@@ -72,16 +69,16 @@ class ValidateAhead:
         ctx = self.ctx
         with structlog.contextvars.bound_contextvars(**task_context(task)):
             try:
-                if await validate(ctx, task, lease):
-                    marker = orjson.dumps({"validated_ahead": True}).decode()
-                    await shielded(ctx.repo.set_validated(lease, marker))
-                    ctx.nudge.set()  # its target's next claim may have been waiting for it
+                valid = await validate(ctx, task, lease)
             except LeaseLost:
                 log.warning("task.lease_lost", step="validate_ahead")
-            except RetryableError as exc:
-                await retry_later(ctx, task, lease, exc)
-            except Exception as exc:  # unreadable file, a bug: the slot's check will try again
-                log.exception("task.validate_ahead_failed")
-                with contextlib.suppress(Exception):
-                    await retry_later(ctx, task, lease,
-                                      RetryableError(f"{type(exc).__name__}: {exc}"))
+                return
+            except Exception as exc:  # the API unreachable, credentials refused, a crash:
+                # the slot's own check will meet it, with the workers' handling of it
+                log.warning("task.validate_ahead_deferred", error=str(exc) or type(exc).__name__)
+                valid = None
+            if valid is False:
+                return  # the task ended (invalid, ready, batched, changed)
+            with contextlib.suppress(LeaseLost):
+                await shielded(ctx.repo.set_validated(lease, valid is True))
+            ctx.nudge.set()  # its target's next claim may have been waiting for it

@@ -32,7 +32,9 @@ from streamdrop.storage.rows import (
 )
 from streamdrop.storage.states import (
     ACTIVE_STATES,
+    NOT_VALIDATED_AHEAD,
     PENDING_LOOKAHEAD,
+    VALIDATED_AHEAD,
     WAITING_STATES,
     State,
     check_move,
@@ -231,7 +233,7 @@ class InMemoryRepository:
         await anyio.lowlevel.checkpoint()
         now = self.clock()
         pending = [t for t in self.tasks.values() if t.state == State.PENDING]
-        if sum(t.report is not None for t in pending) >= ahead:
+        if sum(t.report == VALIDATED_AHEAD for t in pending) >= ahead:
             return None
         candidates = [t for t in pending if t.lease_owner is None and t.batch_id is None
                       and t.report is None
@@ -241,10 +243,11 @@ class InMemoryRepository:
             return None
         return self._take(first, owner, now + lease_seconds, keep_state=True)
 
-    async def set_validated(self, lease: Lease, report: str) -> None:
+    async def set_validated(self, lease: Lease, valid: bool) -> None:
         await anyio.lowlevel.checkpoint()
         self._held(lease)
-        self._set(lease.task_id, report=report, **_NO_LEASE, updated_at=self.clock())
+        self._set(lease.task_id, report=VALIDATED_AHEAD if valid else NOT_VALIDATED_AHEAD,
+                  **_NO_LEASE, updated_at=self.clock())
 
     async def adopt_imports(self, owner: str, lease_seconds: float) -> int:
         await anyio.lowlevel.checkpoint()

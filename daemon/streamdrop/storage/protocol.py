@@ -88,8 +88,9 @@ class TaskStore(Protocol):
         None while `ahead` files validated ahead already wait."""
         ...
 
-    async def set_validated(self, lease: Lease, report: str) -> None:
-        """Keep a file's verdict (`report`), let go of the lease; the task stays pending."""
+    async def set_validated(self, lease: Lease, valid: bool) -> None:
+        """Keep whether the file was found valid ahead (else: it could not be checked now),
+        let go of the lease; the task stays pending."""
         ...
 
     async def adopt_imports(self, owner: str, lease_seconds: float) -> int:

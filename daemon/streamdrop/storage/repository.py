@@ -35,7 +35,9 @@ from streamdrop.storage.rows import (
 from streamdrop.storage.states import (
     ACTIVE_STATES,
     FINAL_STATES,
+    NOT_VALIDATED_AHEAD,
     PENDING_LOOKAHEAD,
+    VALIDATED_AHEAD,
     WAITING_STATES,
     State,
     check_move,
@@ -282,7 +284,7 @@ class Repository:
         now = self.clock()
         async with self._write() as conn:
             waiting = select(func.count()).select_from(tasks).where(
-                tasks.c.state == State.PENDING.value, tasks.c.report.is_not(None))
+                tasks.c.state == State.PENDING.value, tasks.c.report == VALIDATED_AHEAD)
             if int((await conn.execute(waiting)).scalar_one()) >= ahead:
                 return None
             query = (
@@ -298,12 +300,14 @@ class Repository:
             return await self._take(conn, _task(row), owner, now + lease_seconds,
                                     keep_state=True)
 
-    async def set_validated(self, lease: Lease, report: str) -> None:
-        """A file validated ahead: its verdict kept with it, the lease let go; still pending."""
+    async def set_validated(self, lease: Lease, valid: bool) -> None:
+        """A file checked ahead: found valid, or not checkable now (`states.VALIDATED_AHEAD`);
+        the lease let go, still pending."""
         async with self._write() as conn:
             await self._held(conn, lease)
             await conn.execute(update(tasks).where(tasks.c.id == lease.task_id).values(
-                report=report, lease_owner=None, lease_expires_at=None,
+                report=VALIDATED_AHEAD if valid else NOT_VALIDATED_AHEAD,
+                lease_owner=None, lease_expires_at=None,
                 updated_at=self.clock()))
 
     async def adopt_imports(self, owner: str, lease_seconds: float) -> int:

@@ -127,3 +127,10 @@ def part_turn(task: TaskRow, previous: str | None) -> str:
 def retried_at(task: TaskRow, now: float) -> float:
     """A retried task goes to the end of the drop order; a part keeps its batch's place."""
     return task.found_at if task.batch_id is not None else now
+
+
+# What a pending task's `report` holds once its file was checked ahead of its slot: valid
+# (its upload starts without another check), or the check could not be made (the slot's
+# own check runs, with the worker's handling of what went wrong).
+VALIDATED_AHEAD = '{"validated_ahead":true}'
+NOT_VALIDATED_AHEAD = '{"validated_ahead":false}'

@@ -18,7 +18,12 @@ from streamdrop.storage import db
 from streamdrop.storage.protocol import Conflict, LeaseLost, NotFound, TaskStore
 from streamdrop.storage.repository import Repository
 from streamdrop.storage.rows import Lease, Notification, TaskRow
-from streamdrop.storage.states import State, TransitionError
+from streamdrop.storage.states import (
+    NOT_VALIDATED_AHEAD,
+    VALIDATED_AHEAD,
+    State,
+    TransitionError,
+)
 from streamdrop.testing import FakeClock, InMemoryRepository
 
 pytestmark = pytest.mark.anyio
@@ -480,11 +485,15 @@ async def test_files_are_validated_ahead_of_the_slots_in_drop_order(store: TaskS
     await store.set_paused("default", False)
     # While a file is being checked ahead, its target's claims wait for it (drop order).
     assert await store.claim("default", OWNER, 30, max_active=1) is None
-    await store.set_validated(first[1], '{"validated_ahead": true}')
+    await store.set_validated(first[1], True)
     # One valid file waits with its verdict: with ahead=1, no more are checked.
     assert await store.claim_validation(OWNER, 30, ahead=1) is None
     slot = await store.claim("default", OWNER, 30, max_active=1)
     assert slot is not None and slot[0].rel_path == "a.json"
-    assert slot[0].report == '{"validated_ahead": true}'
+    assert slot[0].report == VALIDATED_AHEAD
     third = await store.claim_validation(OWNER, 30, ahead=1)
     assert third is not None and third[0].rel_path == "c.json"
+    # A file that could not be checked ahead is left to its slot, and does not count.
+    await store.set_validated(third[1], False)
+    assert (await store.get(third[0].id)).report == NOT_VALIDATED_AHEAD
+    assert await store.claim_validation(OWNER, 30, ahead=1) is None  # nothing left to check
