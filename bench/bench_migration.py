@@ -16,12 +16,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import logging
 import statistics
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from bench.bench_daemon import run_daemon
 from bench.bench_validate import ensure_file
@@ -117,6 +120,8 @@ def main(args: list[str]) -> None:
     parser.add_argument("--big-mb", type=int, default=700)
     parser.add_argument("--step-seconds", type=float, default=2.0)
     options = parser.parse_args(args)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    logging.getLogger("uvicorn").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="streamdrop-bench-", dir=ensure_file(
             "jsonl", 1024).parent) as tmp:
         result = bench(options.files, options.file_mb, options.big_mb, options.step_seconds,
