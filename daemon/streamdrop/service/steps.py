@@ -37,7 +37,7 @@ from streamdrop.service.outcomes import (
 from streamdrop.service.types import Found
 from streamdrop.service.validation_pool import ValidatorCrashed
 from streamdrop.storage.rows import Lease, NewTask, TaskRow
-from streamdrop.storage.states import VALIDATED_AHEAD, State, is_final, resume_step
+from streamdrop.storage.states import State, is_final, is_validated_ahead, resume_step
 from streamdrop.stream.client import ImportTask, ImportV2Task, StreamClient, as_mode
 from streamdrop.stream.errors import FileChangedError, RetryableError
 from streamdrop.stream.s3_location import s3_location
@@ -153,7 +153,7 @@ def _unchanged(task: TaskRow) -> bool:
 
 def validated_ahead(task: TaskRow) -> bool:
     """Was this task's file checked ahead of its slot (`service.ahead`) and found valid?"""
-    return task.report == VALIDATED_AHEAD
+    return is_validated_ahead(task.report)
 
 
 async def _unchanged_or_skip(ctx: Context, task: TaskRow, lease: Lease) -> bool:

@@ -34,12 +34,13 @@ from streamdrop.storage.states import (
     ACTIVE_STATES,
     NOT_VALIDATED_AHEAD,
     PENDING_LOOKAHEAD,
-    VALIDATED_AHEAD,
     WAITING_STATES,
     State,
     check_move,
     claimed_state,
     is_final,
+    is_validated_ahead,
+    mark_validated,
     part_turn,
     retried_at,
 )
@@ -233,7 +234,7 @@ class InMemoryRepository:
         await anyio.lowlevel.checkpoint()
         now = self.clock()
         pending = [t for t in self.tasks.values() if t.state == State.PENDING]
-        if sum(t.report == VALIDATED_AHEAD for t in pending) >= ahead:
+        if sum(is_validated_ahead(t.report) for t in pending) >= ahead:
             return None
         candidates = [t for t in pending if t.lease_owner is None and t.batch_id is None
                       and t.report is None
@@ -245,8 +246,9 @@ class InMemoryRepository:
 
     async def set_validated(self, lease: Lease, valid: bool) -> None:
         await anyio.lowlevel.checkpoint()
-        self._held(lease)
-        self._set(lease.task_id, report=VALIDATED_AHEAD if valid else NOT_VALIDATED_AHEAD,
+        held = self._held(lease)
+        self._set(lease.task_id,
+                  report=mark_validated(held.report) if valid else NOT_VALIDATED_AHEAD,
                   **_NO_LEASE, updated_at=self.clock())
 
     async def adopt_imports(self, owner: str, lease_seconds: float) -> int:

@@ -43,6 +43,7 @@ from streamdrop.storage.states import (
     check_move,
     claimed_state,
     is_final,
+    mark_validated,
     part_turn,
     retried_at,
 )
@@ -284,7 +285,8 @@ class Repository:
         now = self.clock()
         async with self._write() as conn:
             waiting = select(func.count()).select_from(tasks).where(
-                tasks.c.state == State.PENDING.value, tasks.c.report == VALIDATED_AHEAD)
+                tasks.c.state == State.PENDING.value,
+                tasks.c.report.startswith(VALIDATED_AHEAD, autoescape=True))
             if int((await conn.execute(waiting)).scalar_one()) >= ahead:
                 return None
             query = (
@@ -304,9 +306,9 @@ class Repository:
         """A file checked ahead: found valid, or not checkable now (`states.VALIDATED_AHEAD`);
         the lease let go, still pending."""
         async with self._write() as conn:
-            await self._held(conn, lease)
+            held = await self._held(conn, lease)
             await conn.execute(update(tasks).where(tasks.c.id == lease.task_id).values(
-                report=VALIDATED_AHEAD if valid else NOT_VALIDATED_AHEAD,
+                report=mark_validated(held.report) if valid else NOT_VALIDATED_AHEAD,
                 lease_owner=None, lease_expires_at=None,
                 updated_at=self.clock()))
 

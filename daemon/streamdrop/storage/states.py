@@ -132,5 +132,18 @@ def retried_at(task: TaskRow, now: float) -> float:
 # What a pending task's `report` holds once its file was checked ahead of its slot: valid
 # (its upload starts without another check), or the check could not be made (the slot's
 # own check runs, with the worker's handling of what went wrong).
-VALIDATED_AHEAD = '{"validated_ahead":true}'
+# A valid verdict keeps the validation report (its counts go into the import's report and
+# notification) behind the marker: `{"validated_ahead":true, ...the report's fields}`.
+VALIDATED_AHEAD = '{"validated_ahead":true'
 NOT_VALIDATED_AHEAD = '{"validated_ahead":false}'
+
+
+def mark_validated(report: str | None) -> str:
+    """The report of a file found valid ahead of its slot, marked as such."""
+    body = (report or "{}").strip()
+    rest = body[1:] if body.startswith("{") else "}"
+    return VALIDATED_AHEAD + ("," + rest if rest.strip() != "}" else rest)
+
+
+def is_validated_ahead(report: str | None) -> bool:
+    return report is not None and report.startswith(VALIDATED_AHEAD)
