@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from tests.webhook import webhook  # noqa: F401 - a fixture for every tier
 
 REQUIRE_ENV = "STREAMDROP_REQUIRE_POSTGRES"
 

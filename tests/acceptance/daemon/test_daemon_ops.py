@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 from daemon_harness import Setup, chat_file, drop, imported_sha256s, invalid_file, sha256
+from tests.webhook import Receiver
 
 from streamdrop.testing import EmulatorHandle, running_emulator
 
@@ -68,30 +65,6 @@ def test_on_failure_pause_holds_later_files(setup: Setup) -> None:
     assert setup.command("resume", "default").returncode == 0
     assert setup.run_once() == 0
     assert {t["file"]: t["state"] for t in setup.tasks()}["2-good.jsonl"] == "completed"
-
-
-class Receiver(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[str]:
-    Receiver.received = []
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"json://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.mark.slow

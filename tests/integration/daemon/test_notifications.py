@@ -4,16 +4,13 @@ Apprise's type by outcome, and the structured fields as JSON (not a JSON string)
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 import pytest
 from tests.factories import new_task
+from tests.webhook import Receiver
 
 from streamdrop.service import notify
 from streamdrop.service.outcomes import notification
@@ -27,30 +24,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def store(clock: FakeClock) -> InMemoryRepository:
     return InMemoryRepository(clock.time)
-
-
-class Receiver(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[str]:
-    Receiver.received = []
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"json://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
 
 
 async def a_task(store: InMemoryRepository, webhook: str, rel_path: str) -> TaskRow:
