@@ -46,7 +46,21 @@ def unprivileged_user() -> Unprivileged | str:
         if created.returncode != 0:
             return f"could not create user {USER}: {created.stderr.strip()}"
         entry = pwd.getpwnam(USER)
-    return Unprivileged(USER, entry.pw_uid, entry.pw_gid)
+    return _reaches_checkout(Unprivileged(USER, entry.pw_uid, entry.pw_gid))
+
+
+def _reaches_checkout(user: Unprivileged) -> Unprivileged | str:
+    """The user, if it can run this checkout's streamdrop (a folder above the checkout that
+    others may not search, such as `mktemp -d`'s 0700 one, keeps it out)."""
+    probe = subprocess.run(
+        ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", "--",
+         sys.executable, "-c", "import streamdrop"], capture_output=True, text=True,
+        timeout=60, check=False)
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+        return (f"user {user.name} cannot run this checkout's streamdrop (is a folder above "
+                f"it closed to others?): {last}")
+    return user
 
 
 def padded_chat_file(n: int, size: int) -> bytes:
