@@ -136,8 +136,11 @@ class Watcher:
         self.handed.pop(path, None)
         self.seen.pop(path, None)
 
-    def look(self, path: Path) -> None:
-        """Note what the file looks like now; a vanished file is forgotten."""
+    def look(self, path: Path, now: float | None = None) -> None:
+        """Note what the file looks like now; a vanished file is forgotten.
+
+        `now`: one moment for all the files of a scan, so that files first seen in the
+        same scan are handed over (and hashed, and checked) in the order of their names."""
         stat = self.candidate(path)
         if stat is None:
             self.seen.pop(path, None)
@@ -149,7 +152,7 @@ class Watcher:
         if self.handed.get(path) == (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns):
             return
         self.seen[path] = observe(self.seen.get(path), stat.st_size, stat.st_mtime_ns,
-                                  self.clock(), stat.st_ctime_ns)
+                                  self.clock() if now is None else now, stat.st_ctime_ns)
 
     def candidate(self, path: Path) -> os.stat_result | None:
         """The file's stat if it may be taken: a readable regular file, not ignored, no link
@@ -190,8 +193,9 @@ class Watcher:
         for link in found.folder_links:
             self.refuse(link, "a folder link: folder links are never followed",
                         "drop.symlink_refused")
+        now = self.clock()
         for path in found.files | set(self.seen):
-            self.look(path)
+            self.look(path, now)
         for path in set(self.handed) - found.files:
             del self.handed[path]
         for path in set(self.refused) - found.files - found.folder_links:

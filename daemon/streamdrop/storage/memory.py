@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
 import anyio
@@ -229,20 +229,29 @@ class InMemoryRepository:
             self._event(task.id, task.state, state, detail=None, owner=owner)
         return row, Lease(task.id, owner, fence)
 
-    async def claim_validation(self, owner: str, lease_seconds: float,
-                               ahead: int) -> tuple[TaskRow, Lease] | None:
+    async def claim_validation(self, owner: str, lease_seconds: float, ahead: int,
+                               split_over: Mapping[str, int] | None = None
+                               ) -> tuple[TaskRow, Lease] | None:
         await anyio.lowlevel.checkpoint()
         now = self.clock()
         pending = [t for t in self.tasks.values() if t.state == State.PENDING]
-        if sum(is_validated_ahead(t.report) for t in pending) >= ahead:
-            return None
-        candidates = [t for t in pending if t.lease_owner is None and t.batch_id is None
-                      and t.report is None
-                      and (t.next_attempt_at is None or t.next_attempt_at <= now)]
-        first = min(candidates, key=_drop_order, default=None)
-        if first is None:
-            return None
-        return self._take(first, owner, now + lease_seconds, keep_state=True)
+        unchecked = sorted((t for t in pending if t.lease_owner is None and t.batch_id is None
+                            and t.report is None
+                            and (t.next_attempt_at is None or t.next_attempt_at <= now)),
+                           key=_drop_order)
+        split_over = split_over or {}
+
+        def over_cap(task: TaskRow) -> bool:
+            return task.target in split_over and task.size > split_over[task.target]
+
+        preparing = any((t.lease_owner is not None and t.batch_id is None and over_cap(t))
+                        or t.part_number == 1 for t in pending)
+        big = [t for t in unchecked if over_cap(t)] if split_over and not preparing else []
+        if big:
+            return self._take(big[0], owner, now + lease_seconds, keep_state=True)
+        if unchecked and sum(is_validated_ahead(t.report) for t in pending) < ahead:
+            return self._take(unchecked[0], owner, now + lease_seconds, keep_state=True)
+        return None
 
     async def set_validated(self, lease: Lease, valid: bool) -> None:
         await anyio.lowlevel.checkpoint()

@@ -9,7 +9,7 @@ from the store's `clock`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol, Unpack
 
 from streamdrop.storage.rows import (
@@ -81,11 +81,16 @@ class TaskStore(Protocol):
         None while the target is paused (or unknown)."""
         ...
 
-    async def claim_validation(self, owner: str, lease_seconds: float,
-                               ahead: int) -> tuple[TaskRow, Lease] | None:
-        """Lease the first pending file of any target (paused too) not yet validated, to
-        validate it ahead of a slot (it stays pending; its target's claims wait for it);
-        None while `ahead` files validated ahead already wait."""
+    async def claim_validation(self, owner: str, lease_seconds: float, ahead: int,
+                               split_over: Mapping[str, int] | None = None
+                               ) -> tuple[TaskRow, Lease] | None:
+        """Lease a pending file of any target (paused too) not yet validated, to validate
+        it ahead of a slot (it stays pending; its target's claims wait for it).
+
+        First a file bigger than its target's `split_over` bytes (it will be split: the
+        longest to prepare), whatever its place, while no other such file is being
+        checked and no batch waits with no part started; then the first in drop order,
+        while fewer than `ahead` files validated ahead wait. None when neither."""
         ...
 
     async def set_validated(self, lease: Lease, valid: bool) -> None:

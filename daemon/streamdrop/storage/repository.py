@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any, Unpack
 
 import anyio
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -52,6 +52,12 @@ from streamdrop.storage.tables import daemons, events, outbox, targets, tasks
 
 def _task(row: Any) -> TaskRow:
     return TaskRow(**dict(row._mapping))
+
+
+def _over_cap(split_over: Mapping[str, int]) -> ColumnElement[bool]:
+    """Tasks whose file is bigger than its target's cap (`split_over`: target -> bytes)."""
+    return or_(*(and_(tasks.c.target == target, tasks.c.size > cap)
+                 for target, cap in split_over.items()))
 
 
 def _rows(cls: type[Any], result: Iterable[Any]) -> list[Any]:
@@ -277,30 +283,56 @@ class Repository:
             await self._event(conn, task.id, task.state, state, detail=None, owner=owner)
         return await self._get(conn, task.id), Lease(task.id, owner, fence)
 
-    async def claim_validation(self, owner: str, lease_seconds: float,
-                               ahead: int) -> tuple[TaskRow, Lease] | None:
-        """Lease the first pending file not yet validated, of any target (paused too), to
-        validate it ahead of a slot; it stays pending. None while `ahead` valid files
-        already wait for a slot."""
+    async def claim_validation(self, owner: str, lease_seconds: float, ahead: int,
+                               split_over: Mapping[str, int] | None = None
+                               ) -> tuple[TaskRow, Lease] | None:
+        """Lease a pending file not yet validated, of any target (paused too), to validate
+        it ahead of a slot; it stays pending. First a file to be split (over its target's
+        `split_over` size) while no other batch is being prepared or waits unstarted, then
+        the first in drop order while fewer than `ahead` valid files wait for a slot."""
         now = self.clock()
         async with self._write() as conn:
-            waiting = select(func.count()).select_from(tasks).where(
-                tasks.c.state == State.PENDING.value,
-                tasks.c.report.startswith(VALIDATED_AHEAD, autoescape=True))
-            if int((await conn.execute(waiting)).scalar_one()) >= ahead:
+            task = None
+            if split_over and not await self._preparing_a_batch(conn, split_over):
+                task = await self._first_unchecked(conn, now, _over_cap(split_over))
+            if task is None and await self._validated_waiting(conn) < ahead:
+                task = await self._first_unchecked(conn, now)
+            if task is None:
                 return None
-            query = (
-                select(tasks).where(
-                    tasks.c.state == State.PENDING.value, tasks.c.lease_owner.is_(None),
-                    tasks.c.batch_id.is_(None), tasks.c.report.is_(None),
-                    or_(tasks.c.next_attempt_at.is_(None), tasks.c.next_attempt_at <= now))
-                .order_by(tasks.c.found_at, tasks.c.rel_path, tasks.c.id).limit(1)
-                .with_for_update(skip_locked=True))
-            row = (await conn.execute(query)).first()
-            if row is None:
-                return None
-            return await self._take(conn, _task(row), owner, now + lease_seconds,
-                                    keep_state=True)
+            return await self._take(conn, task, owner, now + lease_seconds, keep_state=True)
+
+    async def _validated_waiting(self, conn: AsyncConnection) -> int:
+        waiting = select(func.count()).select_from(tasks).where(
+            tasks.c.state == State.PENDING.value,
+            tasks.c.report.startswith(VALIDATED_AHEAD, autoescape=True))
+        return int((await conn.execute(waiting)).scalar_one())
+
+    async def _first_unchecked(self, conn: AsyncConnection, now: float,
+                               *where: Any) -> TaskRow | None:
+        query = (
+            select(tasks).where(
+                tasks.c.state == State.PENDING.value, tasks.c.lease_owner.is_(None),
+                tasks.c.batch_id.is_(None), tasks.c.report.is_(None),
+                or_(tasks.c.next_attempt_at.is_(None), tasks.c.next_attempt_at <= now),
+                *where)
+            .order_by(tasks.c.found_at, tasks.c.rel_path, tasks.c.id).limit(1)
+            .with_for_update(skip_locked=True))
+        row = (await conn.execute(query)).first()
+        return None if row is None else _task(row)
+
+    async def _preparing_a_batch(self, conn: AsyncConnection,
+                                 split_over: Mapping[str, int]) -> bool:
+        """Is a file over its cap being checked ahead, or a batch waiting with no part
+        started? (One batch at a time is split ahead: its parts take disk space.)"""
+        checking = select(tasks.c.id).where(
+            tasks.c.state == State.PENDING.value, tasks.c.lease_owner.is_not(None),
+            tasks.c.batch_id.is_(None), _over_cap(split_over)).limit(1)
+        unstarted = select(tasks.c.id).where(
+            tasks.c.part_number == 1, tasks.c.state == State.PENDING.value).limit(1)
+        for query in (checking, unstarted):
+            if (await conn.execute(query)).first() is not None:
+                return True
+        return False
 
     async def set_validated(self, lease: Lease, valid: bool) -> None:
         """A file checked ahead: found valid, or not checkable now (`states.VALIDATED_AHEAD`);

@@ -103,6 +103,25 @@ async def test_files_present_at_start_are_found_by_the_first_scan(tmp_path: Path
     assert tmp_path / "b.part" not in watching.watcher.seen
 
 
+async def test_files_found_by_one_scan_are_handed_over_in_the_order_of_their_names(
+        tmp_path: Path) -> None:
+    """They are hashed and checked in that order: the first to import is checked first
+    (the folder's own order put it anywhere; the real clock moves between files)."""
+    names = [f"{n:02d}.jsonl" for n in range(40)]
+    for name in reversed(names):
+        (tmp_path / name).write_bytes(b"{}")
+    handed: list[str] = []
+
+    async def on_found(item: Found) -> None:
+        handed.append(item.rel_path)
+
+    watcher = Watcher(tmp_path, settle_seconds=0, rescan_seconds=30, polling=False,
+                      on_found=on_found)
+    watcher.rescan()
+    await watcher.hand_over()
+    assert handed == names
+
+
 async def test_files_being_handed_over_still_count_as_waiting(tmp_path: Path) -> None:
     """`run --once` ends when nothing waits: the files of one hand-over not yet given to
     `on_found` must still count, or it could end before registering them."""

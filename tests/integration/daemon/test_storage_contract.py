@@ -422,6 +422,39 @@ async def _finish(store: TaskStore, lease: Lease, state: State) -> None:
     await store.advance(lease, state)
 
 
+async def test_a_file_to_split_is_checked_ahead_first_one_batch_at_a_time(
+        store: TaskStore) -> None:
+    await store.ensure_targets(["default", "other"])
+    cap = {"default": 100, "other": 1000}
+    for n, (name, size, target) in enumerate([("a.json", 10, "default"),
+                                              ("big.json", 500, "default"),
+                                              ("fits.json", 500, "other"),
+                                              ("big2.json", 500, "default")]):
+        await store.register(dataclasses.replace(new_task(name, found_at=n, target=target),
+                                                 size=size))
+    # The file over its target's cap comes first, wherever it is in the drop order ...
+    big = await store.claim_validation(OWNER, 30, ahead=1, split_over=cap)
+    assert big is not None and big[0].rel_path == "big.json"
+    # ... one at a time: meanwhile the others are checked in drop order, within `ahead`.
+    small = await store.claim_validation(OWNER, 30, ahead=1, split_over=cap)
+    assert small is not None and small[0].rel_path == "a.json"
+    await store.set_validated(small[1], True)
+    assert await store.claim_validation(OWNER, 30, ahead=1, split_over=cap) is None
+    # Split into parts: the next big file waits until a part of this batch has started.
+    part = dataclasses.replace(new_task("big.json#part-1", found_at=1), batch_id=big[0].id,
+                               part_number=1)
+    await store.add_parts(big[1], [part])
+    assert await store.claim_validation(OWNER, 30, ahead=1, split_over=cap) is None
+    slot = await store.claim("default", OWNER, 30, max_active=1)
+    assert slot is not None and slot[0].rel_path == "a.json"
+    await _finish(store, slot[1], State.COMPLETED)
+    started = await store.claim("default", OWNER, 30, max_active=1)
+    assert started is not None and started[0].rel_path == "big.json#part-1"
+    # "fits.json" is under its own target's cap: not taken out of turn.
+    second = await store.claim_validation(OWNER, 30, ahead=1, split_over=cap)
+    assert second is not None and second[0].rel_path == "big2.json"
+
+
 async def test_a_batch_goes_part_after_part_in_its_files_place(store: TaskStore) -> None:
     await store.ensure_targets(["default"])
     await store.register(new_task("big.json", found_at=1))
