@@ -12,7 +12,7 @@ import orjson
 import pytest
 from bench.generate import ChatFile
 
-from streamdrop.validation import validate_path
+from streamdrop.validation import Options, validate_path
 from streamdrop.validation.chat_envelope import ITEM_ORDER
 from streamdrop.validation.chat_index import channel_key
 from streamdrop.validation.parts import (
@@ -114,6 +114,11 @@ def check_placement(parts: list[list[Item]]) -> None:
             elif kind == "reaction":
                 assert body["message_id"] in messages and body["user_id"] in users, where
         assert not any(distinct_here.values()), f"part {number}: distinct members elsewhere"
+        for kind, body in items:  # a part may name what comes later in the same part
+            if kind == "user":
+                assert set(body.get("user_mutes", [])) <= users, f"part {number}: {body}"
+                assert {channel_key(*cid.split(":"), ()) for cid in body.get("channel_mutes", [])
+                        } <= channels, f"part {number}: {body}"
 
 
 def split_and_check(source: Path, out: Path, max_bytes: int) -> list[list[Item]]:
@@ -276,3 +281,42 @@ def test_bans_polls_and_votes_keep_streams_order_across_parts(tmp_path: Path) ->
     kinds = [kind for part in parts for kind, _ in part]
     assert kinds.index("poll_vote") > len(kinds) - 81 and kinds.count("poll") == 40
     assert canonical([item for part in parts for item in part]) == canonical(items)
+
+
+def muting_items() -> list[Item]:
+    """40 users and 10 channels: early users mute later users and channels, whose
+    creators come later still (each a chain through the next)."""
+    users: list[dict[str, Any]] = [{"id": f"u{n:02d}", "role": "user"} for n in range(40)]
+    users[0] |= {"user_mutes": ["u35"], "channel_mutes": ["messaging:c9"]}
+    users[35] |= {"channel_mutes": ["messaging:c7"]}
+    users[5] |= {"user_mutes": ["u02"]}  # backward: nothing to pull
+    channels = [{"id": f"c{n}", "type": "messaging", "created_by": f"u{n:02d}"}
+                for n in range(10)]
+    channels[9]["created_by"] = "u38"
+    channels[7]["created_by"] = "u39"
+    messages = [{"id": f"m{n}", "channel_type": "messaging", "channel_id": f"c{n}",
+                 "user": f"u{n:02d}", "text": "hello"} for n in range(10)]
+    return ([("user", u) for u in users] + [("channel", c) for c in channels]
+            + [("message", m) for m in messages])
+
+
+@pytest.mark.parametrize("layout", ["jsonl", "array"])
+def test_what_a_user_mutes_is_pulled_into_its_part(tmp_path: Path, layout: str) -> None:
+    items = muting_items()
+    source = tmp_path / f"mutes.{'jsonl' if layout == 'jsonl' else 'json'}"
+    (write_jsonl if layout == "jsonl" else write_array)(source, items)
+    assert validate_path(source, Options(strict_references=True)).valid
+    parts = split_and_check(source, tmp_path / "parts", 600)
+    assert len(parts) >= 4
+    check_placement(parts)
+    assert canonical([item for part in parts for item in part]) == canonical(items)
+    first = [body["id"] for _, body in parts[0]]
+    # u00's mutes, and in turn u35's and the creators of the channels pulled.
+    assert {"u00", "u35", "c9", "c7", "u38", "u39"} <= set(first)
+
+
+def test_a_user_too_big_with_what_it_pulls_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "mutes.jsonl"
+    write_jsonl(source, muting_items())
+    with pytest.raises(SplitRefused, match="user item 0 and the users and channels it mutes"):
+        split_path(source, tmp_path / "parts", 200)

@@ -64,6 +64,10 @@ class _Ties(msgspec.Struct, gc=False):
     member_ids: list[str] | None = None
     channel_member_ids: list[str] | None = None
     parent_id: str | None = None
+    # Any: on another kind of item these names may be custom data of any type.
+    channel_mutes: Any = None
+    user_mutes: Any = None
+    created_by: Any = None
 
 
 class _Line(msgspec.Struct, gc=False):
@@ -329,14 +333,26 @@ def _location_of(file: BinaryIO, size: int, fmt: Format, wanted: int) -> tuple[i
 
 def _feed(planner: PartPlanner, kind: str, ties: _Ties, length: int) -> None:
         if kind == "channel":
-            planner.channel(length, ties.type or "", ties.id or "", ties.member_ids or [])
+            planner.channel(length, ties.type or "", ties.id or "", ties.member_ids or [],
+                            _text(ties.created_by))
         elif kind == "member":
             planner.member(length, ties.channel_type or "", ties.channel_id or "",
                            ties.channel_member_ids or [])
         elif kind == "message":
             planner.message(length, ties.id or "", ties.parent_id or "")
+        elif kind == "user":
+            planner.user(length, ties.id or "", _texts(ties.channel_mutes),
+                         _texts(ties.user_mutes))
         else:
             planner.add(kind, length)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _texts(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 class _Segments:

@@ -13,6 +13,8 @@ poll votes: `ITEM_ORDER`):
   are one unit, placed together in one part;
 - a thread parent that comes after some of its replies is pulled forward to
   the first of them (the replies are then written after it: `late`);
+- a user muted by a user before it, and a channel muted by a user (channels
+  come after users), are pulled forward into the part of that user;
 - reactions come after every message, so after the one they name.
 
 It keeps a few bytes per item (arrays, not objects) and the ids of thread
@@ -35,6 +37,7 @@ DEFAULT_MAX_PART_BYTES: Final = 300_000_000
 # Item sizes are kept as 32-bit unsigned numbers.
 MAX_PART_BYTES: Final = 2**32 - 1
 KIND_CODES: Final = {kind: code for code, kind in enumerate(ITEM_ORDER)}
+_USER: Final = KIND_CODES["user"]
 _CHANNEL: Final = KIND_CODES["channel"]
 _MEMBER: Final = KIND_CODES["member"]
 _MESSAGE: Final = KIND_CODES["message"]
@@ -85,6 +88,13 @@ class PartPlanner:
         self._awaited: dict[str, int] = {}
         self._hoist: dict[int, int] = {}  # first early reply -> its parent's item number
         self.forward_parents: set[str] = set()  # parents that come after some reply
+        # Mutes (`_mute_groups`): the ids of channels and of users from the first that
+        # mutes on, what each user mutes, who created each channel.
+        self._user_at: dict[str, int] = {}
+        self._channel_at: dict[str, int] = {}
+        self._mutes: dict[int, tuple[list[str], list[str]]] = {}  # user -> users, channels
+        self._creator: dict[int, str] = {}
+        self._placed_with: dict[int, int] = {}  # pulled user or channel -> its group's user
         self.part_of = array("H")
 
     # -- feeding, in file order ------------------------------------------------
@@ -105,9 +115,25 @@ class PartPlanner:
         """An item placed by its kind alone (user, device, ban, reaction, poll, vote)."""
         return self._add(KIND_CODES[kind], size)
 
+    def user(self, size: int, user_id: str, channel_mutes: list[str],
+             user_mutes: list[str]) -> int:
+        item = self._add(_USER, size)
+        if channel_mutes or user_mutes or self._mutes:
+            # Users before the first that mutes never need pulling: not kept.
+            self._user_at[user_id] = item
+        if channel_mutes or user_mutes:
+            keys = [channel_key(kind, name, ()) for kind, colon, name
+                    in (cid.partition(":") for cid in channel_mutes) if colon and name]
+            self._mutes[item] = (user_mutes, keys)
+        return item
+
     def channel(self, size: int, channel_type: str, channel_id: str,
-                member_ids: list[str]) -> int:
+                member_ids: list[str], created_by: str = "") -> int:
         item = self._add(_CHANNEL, size)
+        if channel_id:
+            self._channel_at[channel_key(channel_type, channel_id, ())] = item
+            if created_by:
+                self._creator[item] = created_by
         if not channel_id and member_ids:
             unit = self._unit(channel_type, member_ids)
             unit.channel = item
@@ -151,8 +177,11 @@ class PartPlanner:
         self._awaited.clear()  # what remains named parents already seen, or absent
         self.part_of = array("H", bytes(2 * self.count))
         packer = _Packer(self.max_bytes, self.part_of)
+        groups = self._mute_groups()
         for code, kind in enumerate(ITEM_ORDER):
-            if code == _CHANNEL:
+            if code == _USER and groups:
+                self._pack_users(packer, groups)
+            elif code == _CHANNEL:
                 self._pack_channels(packer)
             elif code == _MEMBER:
                 self._pack_members(packer)
@@ -160,14 +189,81 @@ class PartPlanner:
                 self._pack_messages(packer)
             else:
                 packer.run(kind, self._items[code], self._sizes[code])
+        for part in packer.parts:  # pulled channels were counted before later kinds
+            part.items = dict(sorted(part.items.items(), key=lambda e: KIND_CODES[e[0]]))
         return packer.parts
+
+    def _mute_groups(self) -> dict[int, list[int]]:
+        """Users and channels pulled forward into the part of a user before them.
+
+        A user's mutes (users, channels) must be in its part or an earlier one; so must
+        the creator of a channel pulled forward. Packing follows Stream's item order, so
+        only what comes later in it breaks that: it joins the group of the item naming
+        it, and a group is placed where its first item is (`_placed_with`). Returns each
+        group's first user -> the others, and fills `_placed_with`.
+        """
+        groups: dict[int, list[int]] = {}
+        if not self._mutes:
+            return groups
+        placed_with = self._placed_with
+        kinds = self.kinds
+
+        def first_of(item: int) -> int:
+            while item in placed_with:
+                item = placed_with[item]
+            return item
+
+        work = list(self._mutes)
+        while work:
+            item = work.pop()
+            first = first_of(item)
+            for named in self._named_by(item):
+                other = first_of(named)
+                if other == first or (kinds[other], other) < (kinds[first], first):
+                    continue  # already placed with it, or before it
+                placed_with[other] = first
+                moved = [other, *groups.pop(other, [])]
+                groups.setdefault(first, []).extend(moved)
+                work.extend(moved)  # what they name must now come before `first` too
+        return groups
+
+    def _named_by(self, item: int) -> list[int]:
+        """The users and channels an item names that must not be in a later part."""
+        if self.kinds[item] == _CHANNEL:
+            creator = self._user_at.get(self._creator.get(item, ""))
+            return [] if creator is None else [creator]
+        users, channels = self._mutes.get(item, ((), ()))
+        named = [self._user_at.get(user_id) for user_id in users]
+        named += [self._channel_at.get(key) for key in channels]
+        return [n for n in named if n is not None]
+
+    def _pack_users(self, packer: _Packer, groups: dict[int, list[int]]) -> None:
+        """Each user with the users and channels pulled into its part (`_mute_groups`)."""
+        sizes = {item: size for code in (_USER, _CHANNEL)
+                 for item, size in zip(self._items[code], self._sizes[code], strict=True)
+                 if item in self._placed_with}
+        for item, size in zip(self._items[_USER], self._sizes[_USER], strict=True):
+            if item in self._placed_with:
+                continue
+            group = groups.get(item, ())
+            total = size + sum(sizes[other] for other in group)
+            if total > self.max_bytes:
+                raise SplitRefused(f"user item {item} and the users and channels it mutes "
+                                   f"that come after it are {total:,} bytes together, more "
+                                   f"than a part may hold ({self.max_bytes:,})", item)
+            part = packer.place(item, "user", total)
+            for other in group:
+                self.part_of[other] = part
+                packer.add_count(part, ITEM_ORDER[self.kinds[other]], 1)
 
     def _pack_channels(self, packer: _Packer) -> None:
         units = {unit.channel: unit for unit in self._unit_list if unit.channel >= 0}
-        if not units:
+        if not units and not self._placed_with:
             packer.run("channel", self._items[_CHANNEL], self._sizes[_CHANNEL])
             return
         for item, size in zip(self._items[_CHANNEL], self._sizes[_CHANNEL], strict=True):
+            if item in self._placed_with:
+                continue  # placed with the user who mutes it
             unit = units.get(item)
             if unit is None:
                 packer.place(item, "channel", size)
