@@ -101,10 +101,12 @@ def bench(files: int, file_mb: int, big_mb: int, step_seconds: float,
     busy = sum(done - made for made, done in imports)
     gaps = [b[0] - a[1] for a, b in itertools.pairwise(imports)]
     first = imports[0][0] - started if imports else 0.0
+    last = started + seconds - imports[-1][1] if imports else 0.0
     return {
         "exit_code": code, "imports": imported, "wall_s": round(seconds, 1),
         "sum_of_imports_s": round(busy, 1), "wall_over_imports": round(seconds / busy, 3),
-        "until_first_import_s": round(first, 1),
+        "until_first_import_s": round(first, 1), "after_last_import_s": round(last, 1),
+        "sum_of_gaps_s": round(sum(gaps), 1),
         "gap_median_s": round(statistics.median(gaps), 2) if gaps else None,
         "gap_p95_s": round(statistics.quantiles(gaps, n=20)[-1], 2) if len(gaps) > 1 else None,
         "gap_max_s": round(max(gaps), 2) if gaps else None,
