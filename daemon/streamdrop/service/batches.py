@@ -71,7 +71,8 @@ def _part_tasks(task: TaskRow, manifest: Manifest, folder: Path) -> list[NewTask
 async def finish_batch(ctx: Context, task: TaskRow, lease: Lease) -> None:
     """Every part completed: the file to done/ with its parts listed, the parts removed."""
     parts = await ctx.repo.parts_of(task.id)
-    await finish(ctx, task, lease, State.COMPLETED, batch_report(task, parts))
+    await finish(ctx, task, lease, State.COMPLETED,
+                 batch_report(task, parts, State.COMPLETED.value))
     await anyio.to_thread.run_sync(shutil.rmtree, work_folder(ctx, task), True)
 
 

@@ -123,9 +123,10 @@ def crash_report(task: TaskRow, error: str) -> dict[str, Any]:
     return {**_about(task), "valid": None, "error": error}
 
 
-def batch_report(task: TaskRow, parts: list[TaskRow]) -> dict[str, Any]:
-    """A batched file's report: each part with its import and how it ended."""
-    return {**_about(task), "state": task.state, "parts": [
+def batch_report(task: TaskRow, parts: list[TaskRow], state: str) -> dict[str, Any]:
+    """A batched file's report, as it ends in `state`: each part with its import and how
+    it ended."""
+    return {**_about(task), "state": state, "parts": [
         {"part": p.part_number, "task_id": p.id, "file": Path(p.source_path).name,
          "sha256": p.sha256, "bytes": p.size, "import_id": p.import_id, "state": p.state}
         for p in parts]}

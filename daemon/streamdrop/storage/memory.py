@@ -34,6 +34,7 @@ from streamdrop.storage.states import (
     ACTIVE_STATES,
     NOT_VALIDATED_AHEAD,
     PENDING_LOOKAHEAD,
+    RETRY_CLEARS,
     WAITING_STATES,
     State,
     check_move,
@@ -41,18 +42,11 @@ from streamdrop.storage.states import (
     is_final,
     is_validated_ahead,
     mark_validated,
+    part_refresh,
     part_turn,
     retried_at,
 )
 
-# What `retry` clears: the task starts over from its file.
-_RETRY_CLEARS: dict[str, Any] = {
-    "dest_path": None, "remote_path": None, "product": None, "import_id": None,
-    "import_state": None,
-    "import_state_since": None, "next_poll_at": None, "poll_interval": None,
-    "stuck_announced": False, "error": None, "report": None, "attempts": 0,
-    "next_attempt_at": None, "lease_owner": None, "lease_expires_at": None,
-    "finished_at": None, "move_error": None}
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
 
 
@@ -341,7 +335,15 @@ class InMemoryRepository:
         for part in parts:
             existing = next((t for t in self.tasks.values() if t.identity == part.identity),
                             None)
-            rows.append(existing or self._insert(part, State.PENDING, part.identity, None))
+            if existing is None:
+                rows.append(self._insert(part, State.PENDING, part.identity, None))
+                continue
+            refresh = part_refresh(existing.state, part)
+            if refresh is not None and is_final(existing.state):
+                self._event(existing.id, existing.state, State.PENDING.value,
+                            detail="retry with its batch", owner=lease.owner)
+            rows.append(existing if refresh is None else
+                        self._set(existing.id, **refresh, updated_at=self.clock()))
         self._event(lease.task_id, current.state, State.BATCHED.value,
                     detail=f"{len(parts)} parts", owner=lease.owner)
         self._set(lease.task_id, state=State.BATCHED.value, **_NO_LEASE,
@@ -466,7 +468,7 @@ class InMemoryRepository:
         task = self._task(task_id)
         if not is_final(task.state):
             raise Conflict(f"task {task_id} is still {task.state}")
-        row = self._set(task_id, **_RETRY_CLEARS, state=State.PENDING.value,
+        row = self._set(task_id, **RETRY_CLEARS, state=State.PENDING.value,
                         source_path=source_path, fence=task.fence + 1,
                         found_at=retried_at(task, now),
                         updated_at=now)

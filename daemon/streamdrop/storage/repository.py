@@ -37,6 +37,7 @@ from streamdrop.storage.states import (
     FINAL_STATES,
     NOT_VALIDATED_AHEAD,
     PENDING_LOOKAHEAD,
+    RETRY_CLEARS,
     VALIDATED_AHEAD,
     WAITING_STATES,
     State,
@@ -44,6 +45,7 @@ from streamdrop.storage.states import (
     claimed_state,
     is_final,
     mark_validated,
+    part_refresh,
     part_turn,
     retried_at,
 )
@@ -455,8 +457,20 @@ class Repository:
             rows = []
             for part in parts:
                 existing = await self._by_identity(conn, part.identity)
-                rows.append(existing if existing is not None else
-                            await self._insert(conn, part, State.PENDING, part.identity, None))
+                if existing is None:
+                    rows.append(await self._insert(conn, part, State.PENDING, part.identity,
+                                                   None))
+                    continue
+                refresh = part_refresh(existing.state, part)
+                if refresh is None:
+                    rows.append(existing)
+                    continue
+                if is_final(existing.state):
+                    await self._event(conn, existing.id, existing.state, State.PENDING.value,
+                                      detail="retry with its batch", owner=lease.owner)
+                await conn.execute(update(tasks).where(tasks.c.id == existing.id).values(
+                    **refresh, updated_at=self.clock()))
+                rows.append(await self._get(conn, existing.id))
             await self._event(conn, lease.task_id, current.state, State.BATCHED.value,
                               detail=f"{len(parts)} parts", owner=lease.owner)
             await conn.execute(update(tasks).where(tasks.c.id == lease.task_id).values(
@@ -640,13 +654,8 @@ class Repository:
             if not is_final(task.state):
                 raise Conflict(f"task {task_id} is still {task.state}")
             await conn.execute(update(tasks).where(tasks.c.id == task_id).values(
-                state=State.PENDING.value, source_path=source_path, dest_path=None,
-                remote_path=None, product=None, import_id=None, import_state=None,
-                import_state_since=None, next_poll_at=None, poll_interval=None,
-                stuck_announced=False, error=None, move_error=None,
-                report=None, attempts=0, next_attempt_at=None, lease_owner=None,
-                lease_expires_at=None, fence=task.fence + 1, found_at=retried_at(task, now),
-                finished_at=None, updated_at=now))
+                **RETRY_CLEARS, state=State.PENDING.value, source_path=source_path,
+                fence=task.fence + 1, found_at=retried_at(task, now), updated_at=now))
             await self._event(conn, task_id, task.state, State.PENDING.value, detail="retry",
                               owner=None)
             return await self._get(conn, task_id)

@@ -15,9 +15,11 @@ A task is one file taken for one import. It moves forward only:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any, Final
 
-from streamdrop.storage.rows import TaskRow
+from streamdrop.storage.rows import NewTask, TaskRow
 
 
 class State(StrEnum):
@@ -147,3 +149,29 @@ def mark_validated(report: str | None) -> str:
 
 def is_validated_ahead(report: str | None) -> bool:
     return report is not None and report.startswith(VALIDATED_AHEAD)
+
+
+# What a task sent back to pending on purpose (`retry`) forgets of its last run.
+RETRY_CLEARS: Final[Mapping[str, Any]] = {
+    "dest_path": None, "remote_path": None, "product": None, "import_id": None,
+    "import_state": None, "import_state_since": None, "next_poll_at": None,
+    "poll_interval": None, "stuck_announced": False, "error": None, "move_error": None,
+    "report": None, "attempts": 0, "next_attempt_at": None, "lease_owner": None,
+    "lease_expires_at": None, "finished_at": None}
+
+
+def part_refresh(existing_state: str, part: NewTask) -> dict[str, Any] | None:
+    """How a part already recorded is updated when its file is split again (None: kept).
+
+    A part not started takes the new split's file; one that ended belongs to a run of
+    the batch that an operator retried (`retry` of the batched file): it is imported again.
+    A part under way is left alone.
+    """
+    fresh = {"source_path": part.source_path, "size": part.size, "mtime_ns": part.mtime_ns,
+             "found_at": part.found_at, "batch_id": part.batch_id,
+             "part_number": part.part_number}
+    if existing_state == State.PENDING:
+        return fresh
+    if is_final(existing_state):
+        return {**RETRY_CLEARS, **fresh, "state": State.PENDING.value}
+    return None

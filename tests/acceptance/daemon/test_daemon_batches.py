@@ -104,6 +104,7 @@ def test_a_file_over_the_cap_is_imported_as_parts_in_order(setup: Setup) -> None
     # The original goes to done/ whole, with a report of its parts; the parts are gone.
     assert (setup.root / "done" / "b-big.jsonl").read_bytes() == data
     report = json.loads((setup.root / "done" / "b-big.jsonl.report.json").read_text())
+    assert report["state"] == "completed"
     assert [p["import_id"] for p in report["parts"]] == [p["import_id"] for p in parts]
     assert not any((setup.root / "work").iterdir())
 
@@ -157,3 +158,26 @@ def test_split_false_refuses_a_file_over_the_cap(setup: Setup) -> None:
     assert setup.emulator.imports() == []
     report = json.loads((setup.root / "failed" / "big.jsonl.report.json").read_text())
     assert "more than the 40,000 bytes" in report["errors"][0]["error"]
+
+
+@pytest.mark.slow
+def test_retrying_a_completed_batch_imports_every_part_again(setup: Setup) -> None:
+    setup = batch_setup(setup.root, setup.emulator)
+    data = big_chat_file(90_000)
+    drop(setup.drop, "big.jsonl", data)
+    assert setup.run_once(timeout=120) == 0
+    parent = next(t for t in setup.tasks() if t["file"] == "big.jsonl")
+    assert parent["state"] == "completed"
+    parts = show(setup, parent["id"])["parts"]
+    first_imports = {p["import_id"] for p in parts}
+    result = setup.command("retry", str(parent["id"]))
+    assert result.returncode == 0, result.stderr
+    assert setup.run_once(timeout=120) == 0
+    again = show(setup, parent["id"])
+    assert again["state"] == "completed"
+    assert all(p["state"] == "completed" for p in again["parts"])
+    assert not first_imports & {p["import_id"] for p in again["parts"]}  # new imports
+    part_shas = [t["sha256"] for t in setup.tasks() if "#part-" in t["file"]]
+    assert len(part_shas) == len(parts) >= 2
+    assert Counter(imported_sha256s(setup.emulator)) == Counter(dict.fromkeys(part_shas, 2))
+    assert (setup.root / "done" / "big.jsonl").read_bytes() == data

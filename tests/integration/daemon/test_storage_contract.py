@@ -492,6 +492,33 @@ async def test_a_batch_goes_part_after_part_in_its_files_place(store: TaskStore)
     assert finished[0].state == State.BATCHED
 
 
+async def test_a_retried_batch_imports_its_parts_again(store: TaskStore) -> None:
+    await store.ensure_targets(["default"])
+    await store.register(new_task("big.json", found_at=1))
+    big, lease = await store.claim("default", OWNER, 30, max_active=1)  # type: ignore[misc]
+    part = dataclasses.replace(new_task("big.json#part-1", found_at=1), batch_id=big.id,
+                               part_number=1)
+    [first] = await store.add_parts(lease, [part])
+    claimed = await store.claim("default", OWNER, 30, max_active=1)
+    assert claimed is not None
+    await _finish(store, claimed[1], State.COMPLETED)
+    done = await store.claim("default", OWNER, 30, max_active=1)
+    assert done is not None and done[0].id == big.id
+    await store.advance(done[1], State.COMPLETED)
+    # An operator retries the file: split again into the same bytes (a new mtime), each
+    # part is imported again, from the new split's file, in the file's new place.
+    await store.retry(big.id, "/drop/big.json")
+    again, lease = await store.claim("default", OWNER, 30, max_active=1)  # type: ignore[misc]
+    resplit = dataclasses.replace(part, mtime_ns=2, found_at=again.found_at)
+    [row] = await store.add_parts(lease, [resplit])
+    assert row.id == first.id and row.state == State.PENDING
+    assert (row.mtime_ns, row.found_at, row.import_id) == (2, again.found_at, None)
+    claimed = await store.claim("default", OWNER, 30, max_active=1)
+    assert claimed is not None and claimed[0].id == first.id
+    assert [e.detail for e in await store.events_of(first.id)][-2:] == ["retry with its batch",
+                                                                     None]
+
+
 async def test_parts_already_recorded_are_kept(store: TaskStore) -> None:
     await store.ensure_targets(["default"])
     await store.register(new_task("big.json"))
