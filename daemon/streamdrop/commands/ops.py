@@ -42,7 +42,8 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     tasks = _command(subparsers, "tasks", "list tasks (all, unless --limit)", cmd_tasks)
     tasks.add_argument("--state", choices=[state.value for state in State],
                        help="only tasks in this state")
-    tasks.add_argument("--limit", type=positive_int, default=None, help="at most this many")
+    tasks.add_argument("--limit", type=positive_int, default=None,
+                       help="only the newest this many (still listed oldest first)")
     show = _command(subparsers, "show", "one task with its events", cmd_show)
     show.add_argument("task", type=int, metavar="TASK")
     retry = _command(subparsers, "retry", "run a finished task again, on purpose", cmd_retry)

@@ -404,7 +404,7 @@ class InMemoryRepository:
         await anyio.lowlevel.checkpoint()
         rows = [t for t in self.tasks.values() if (state is None or t.state == state)
                 and (target is None or t.target == target)]
-        return rows if limit is None else rows[:limit]
+        return rows if limit is None else rows[max(len(rows) - limit, 0):]
 
     async def unfinished(self) -> list[TaskRow]:
         await anyio.lowlevel.checkpoint()

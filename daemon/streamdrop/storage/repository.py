@@ -573,7 +573,7 @@ class Repository:
 
     async def list_tasks(self, state: str | None = None, limit: int | None = None,
                          target: str | None = None) -> list[TaskRow]:
-        query = select(tasks).order_by(tasks.c.id)
+        query = select(tasks).order_by(tasks.c.id.desc())  # the newest `limit`, ...
         if state is not None:
             query = query.where(tasks.c.state == state)
         if target is not None:
@@ -581,7 +581,7 @@ class Repository:
         if limit is not None:
             query = query.limit(limit)
         async with self._read() as conn:
-            return [_task(r) for r in await conn.execute(query)]
+            return [_task(r) for r in await conn.execute(query)][::-1]  # ... oldest first
 
     async def unfinished(self) -> list[TaskRow]:
         async with self._read() as conn:

@@ -368,7 +368,9 @@ async def test_reading_counts_and_filters(store: TaskStore, clock: FakeClock) ->
     assert [t.rel_path for t in await store.list_tasks(state="pending")] == ["a.json",
                                                                            "c.json"]
     assert [t.rel_path for t in await store.list_tasks(target="two")] == ["b.json", "c.json"]
-    assert [t.rel_path for t in await store.list_tasks(limit=2)] == ["a.json", "b.json"]
+    # The newest two (an operator's `tasks --limit 2`), oldest first.
+    assert [t.rel_path for t in await store.list_tasks(limit=2)] == ["b.json", "c.json"]
+    assert len(await store.list_tasks(limit=5)) == 3
     assert (await store.get(got[0].id)).report == '{"valid": false}'
     with pytest.raises(NotFound):
         await store.get(999)
