@@ -114,7 +114,8 @@ async def test_either_kind_is_found_by_id(
         found = await get_any_import(client, v2.id)
         assert isinstance(found, ImportV2Task)
         assert found.id == v2.id
-        with pytest.raises(NotFoundError):
+        with pytest.raises(NotFoundError, match=r"no import 'no-such-task': neither chat's "
+                           r"/imports .* nor Import V2 .* has it"):
             await get_any_import(client, "no-such-task")
 
 

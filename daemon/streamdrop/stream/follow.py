@@ -23,7 +23,13 @@ async def get_any_import(client: StreamClient, import_id: str) -> AnyImportTask:
     except TerminalError as exc:
         if not isinstance(exc, NotFoundError) and exc.status != BAD_REQUEST:
             raise
+        chat_error = exc
+    try:
         return await client.get_import_v2(import_id)
+    except NotFoundError as exc:  # one answer for both: Stream's words for each
+        raise NotFoundError(
+            f"no import {import_id!r}: neither chat's /imports ({chat_error.message}) nor "
+            f"Import V2 ({exc.message}) has it", status=exc.status, code=exc.code) from exc
 
 
 def fetcher_for(
