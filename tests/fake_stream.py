@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+import structlog
 
 from streamdrop.stream.client import StreamClient
 from streamdrop.stream.credentials import Credentials
@@ -30,6 +31,8 @@ class FakeStream:
         self.status = 200
         self.refuse: dict[str, int] = {}
         self.requests: list[str] = []
+        # the log context bound when each request was sent (what the client's lines carry)
+        self.log_contexts: list[dict[str, object]] = []
         self.on_upload: Callable[[], None] = lambda: None  # called as a PUT arrives
 
     def client(self, clock: Callable[[], float] = time.time,
@@ -42,6 +45,7 @@ class FakeStream:
         path = request.url.path
         call = f"{request.method} {path}"
         self.requests.append(call)
+        self.log_contexts.append(structlog.contextvars.get_contextvars())
         if path.startswith("/upload/"):
             self.on_upload()
             self.uploads["s3://" + path.removeprefix("/upload/")] = request.read()

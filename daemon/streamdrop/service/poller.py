@@ -96,9 +96,11 @@ class Poller:
         assert task.import_id is not None
         client = self.ctx.clients[target]
         try:
-            remote: RemoteTask = await (client.get_import_v2(task.import_id)
-                                        if task.product == IMPORT_V2_FEEDS
-                                        else client.get_import(task.import_id))
+            # the client's retry warnings say which task they are about
+            with structlog.contextvars.bound_contextvars(**task_context(task)):
+                remote: RemoteTask = await (client.get_import_v2(task.import_id)
+                                            if task.product == IMPORT_V2_FEEDS
+                                            else client.get_import(task.import_id))
         except NotFoundError as exc:
             await self._apply_missing(task, exc)
             return

@@ -197,6 +197,17 @@ async def test_an_unanswered_poll_backs_off_and_counts_towards_giving_up(
     assert poller.given_up(1) == set()  # an answer starts the count over
 
 
+async def test_a_poll_is_sent_in_its_tasks_log_context(
+        ctx: Context, stream: FakeStream) -> None:
+    """The client's own lines (a retry, a refusal) then say which task they are about."""
+    task = await importing(ctx, stream, "a.jsonl")
+    stream.log_contexts.clear()
+    await Poller(ctx).tick()
+    assert stream.requests[-1] == "GET /imports/imp-a.jsonl"
+    assert stream.log_contexts[-1]["task_id"] == task.id
+    assert stream.log_contexts[-1]["file"] == "a.jsonl"
+
+
 async def test_many_imports_are_read_by_the_page(
         ctx: Context, stream: FakeStream, store: InMemoryRepository) -> None:
     for n in range(5):  # more than list_threshold (3)
