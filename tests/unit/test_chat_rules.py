@@ -220,7 +220,7 @@ def test_file_over_the_size_limit_is_invalid_without_parsing() -> None:
     data = b"not even json"
     result = validate_file(io.BytesIO(data), 400_000_000, Options(), "auto")
     assert not result.valid
-    assert "more than the 300,000,000 bytes" in messages(result)[0]
+    assert "more than the 300,000,000 bytes Stream accepts in one import" in messages(result)[0]
 
 
 # -- polls and votes: no published schema ---------------------------------------------

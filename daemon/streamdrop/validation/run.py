@@ -14,7 +14,14 @@ from streamdrop.validation.base import ItemValidator
 from streamdrop.validation.chat import ChatValidator
 from streamdrop.validation.feeds import FeedsValidator
 from streamdrop.validation.feeds_v3 import FeedsV3Validator
-from streamdrop.validation.model import DEFAULT_MAX_ITEM_BYTES, Format, Options, Problem, Result
+from streamdrop.validation.model import (
+    DEFAULT_MAX_ITEM_BYTES,
+    MAX_FILE_SIZE,
+    Format,
+    Options,
+    Problem,
+    Result,
+)
 from streamdrop.validation.reader import OnProgress, read_items
 from streamdrop.validation.sniff import first_content, one_object_over_lines
 from streamdrop.validation.source import NotRegularFile, open_regular
@@ -127,6 +134,12 @@ def _validator_for(fmt: Format, options: Options) -> ItemValidator:
     return ChatValidator(options, jsonl=fmt == "chat-jsonl")
 
 
+def _whose_limit(max_size: int) -> str:
+    if max_size == MAX_FILE_SIZE:
+        return "Stream accepts in one import"
+    return f"allowed here (Stream accepts {MAX_FILE_SIZE:,} in one import)"
+
+
 def _refusal(message: str, fmt: Format | None, size: int) -> Result:
     return Result(format=fmt, stats={}, errors=[Problem(message, line=1, offset=0)],
                   warnings=[], error_count=1, warning_count=0, size=size)
@@ -140,8 +153,9 @@ def validate_file(file: BinaryIO, size: int, options: Options, fmt: Format | str
     """
     if options.max_size and size > options.max_size:
         return _refusal(f"validation error: the file is {size:,} bytes, more than the "
-                        f"{options.max_size:,} bytes Stream accepts; it was not parsed",
-                        None if fmt == "auto" else fmt, size)  # type: ignore[arg-type]
+                        f"{options.max_size:,} bytes {_whose_limit(options.max_size)}; it "
+                        "was not parsed", None if fmt == "auto" else fmt,  # type: ignore[arg-type]
+                        size)
     start, head = first_content(file)
     file.seek(start.offset)
     detected = detect_file_format(file) if fmt == "auto" else fmt
