@@ -229,6 +229,8 @@ EDGE_FILES = {
                                  parent_id="message-000000008"),
     "member outside its distinct channel": _changed(
         _position("member", lambda b: "channel_member_ids" in b), user_id=USERS_IN_BASE[5]),
+    "an integer past 64 bits (orjson's float)": _changed(
+        _position("message"), attachments=[{"type": "image", "original_width": 2**64}]),
     "text over the limit": _changed(_position("message"), text="long " * 40),
     "member without the channel's team": _changed(
         _position("member", lambda b: "channel_id" in b), user_id="user-0000001"),

@@ -37,7 +37,11 @@ _DAY: Final = (
 PLAIN_TIMESTAMP: Final = (
     rf"^{_DAY}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z\Z"
 )
-_Timestamp = Annotated[str, msgspec.Meta(pattern=PLAIN_TIMESTAMP)]
+PlainTimestamp = Annotated[str, msgspec.Meta(pattern=PLAIN_TIMESTAMP)]
+# orjson reads an integer beyond 64 bits as a float (the wrong type for an
+# integer field); msgspec takes no bound past int64, so the few integers in
+# between go to the precise path too.
+PlainInt = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class ItemStruct(msgspec.Struct):
@@ -51,7 +55,7 @@ class ItemStruct(msgspec.Struct):
 
 def _annotation(kind: int, attachment: type[ItemStruct]) -> Any:
     return {
-        cf.STR: str, cf.STRS: list[str], cf.BOOL: bool, cf.TIME: _Timestamp, cf.INT: int,
+        cf.STR: str, cf.STRS: list[str], cf.BOOL: bool, cf.TIME: PlainTimestamp, cf.INT: PlainInt,
         cf.ATTACHMENTS: list[attachment],  # type: ignore[valid-type]
     }[kind]
 
