@@ -25,7 +25,7 @@ its own:
 - `chat_facts`: the few values of an item the checks below use;
 - `chat_index`: the ids seen so far, and duplicates;
 - `chat_references`: what an item names exists (and parking);
-- `chat_plain`: the fast path's inline settling of ordinary items;
+- `chat_plain`: the fast paths' inline settling of ordinary items;
 - `chat_verdict`: completeness of distinct channels and the Result.
 """
 
@@ -38,7 +38,7 @@ import msgspec
 import orjson
 
 from streamdrop.validation import chat_fields as cf
-from streamdrop.validation import fastpath
+from streamdrop.validation import fastpath, fastpath_jsonl
 from streamdrop.validation.chat_envelope import (
     ARRAY_TYPE_NAMES,
     ITEM_ORDER,
@@ -143,6 +143,45 @@ class ChatValidator:
         check = self._check
         for item, value in enumerate(values, first):
             check(item, value)
+
+    def feed_lines(self, lines: list[bytes], start: int, item: int, locate: Locate) -> int:
+        """Check JSON Lines `lines[start:]` while they are ordinary; return where it stopped.
+
+        `item` is the number of lines[start], `locate(k)` the (line, offset)
+        of lines[k]. Stops, having changed nothing for it, at the first line
+        the fast path refuses (`fastpath_jsonl`), which the reader then takes
+        the precise way; returns its index (len(lines) when there is none).
+        """
+        if not self.jsonl:
+            return start
+        self._first, self._locate = item - start, locate
+        decode = fastpath_jsonl.LINE_DECODER.decode
+        astuple = msgspec.structs.astuple
+        keys = fastpath_jsonl.keys
+        settlers = self.plain.by_kind_jsonl
+        order = self.order
+        for n in range(start, len(lines)):
+            raw = lines[n]
+            try:
+                envelope = decode(raw)
+            except fastpath_jsonl.REFUSED:
+                return n
+            body = envelope.data
+            # The reader's duplicate-key check, which only ever speaks when a line has
+            # more `":` than keys (a cheaper count of the envelope's and body's first).
+            colons = raw.count(b'":')
+            if colons > envelope.most_keys - astuple(body).count(None) and colons > keys(envelope):
+                return n
+            kind = envelope.kind
+            if kind != order.highest_kind:
+                late = order.error(kind)
+                if late is not None:
+                    self._field_error(late, item)
+            settle = settlers.get(kind)
+            if settle is None or not settle(body):
+                self._accept(item, kind, fastpath_jsonl.as_item_dict(body), None)
+            item += 1
+        return len(lines)
 
     def feed_region(self, first: int, region: bytes, locate: Locate) -> int:
         """Check the items of `[region]`, fast where ordinary; return how many there were.

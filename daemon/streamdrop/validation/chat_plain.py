@@ -9,6 +9,11 @@ when the item is not that simple; it may only say True where the shared
 rules (`chat_rules`, `chat_index`, `chat_references`) would report nothing,
 and it changes nothing when it says False. This is the validator's hot
 loop: each settler is written for speed, one function per kind.
+
+JSON Lines items (`fastpath_jsonl`: None means absent there) have rules of
+their own first (`by_kind_jsonl`): the schemas decide some fields by their
+presence, and threads, invitations and attachments have rules stream-cli's
+array format did not.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ Settle = Callable[[Any], bool]
 class PlainSettlers:
     """The settlers of one validator: they index into its index."""
 
-    __slots__ = ("by_kind", "index", "reaction_types", "roles", "shortest_limit")
+    __slots__ = ("by_kind", "by_kind_jsonl", "index", "reaction_types", "roles",
+                 "shortest_limit")
 
     def __init__(self, index: ChatIndex, options: Options) -> None:
         self.index = index
@@ -40,6 +46,10 @@ class PlainSettlers:
         self.by_kind: dict[str, Settle] = {
             "message": self.message, "reaction": self.reaction,
             "user": self.user, "member": self.member,
+        }
+        self.by_kind_jsonl: dict[str, Settle] = {
+            "message": self.jsonl_message, "reaction": self.reaction,
+            "user": self.user, "member": self.jsonl_member,
         }
 
     def user(self, u: Any) -> bool:
@@ -136,3 +146,36 @@ class PlainSettlers:
             return False
         index.reactions.add(key)
         return True
+
+    # -- JSON Lines: the schemas' rules, then the shared ones --------------------------
+
+    def jsonl_member(self, m: Any) -> bool:
+        """A JSON Lines member: one of its channel's two fields present, no stray invitation."""
+        if (m.channel_id is None) == (m.channel_member_ids is None):
+            return False
+        if m.invited is not True and (
+                m.invite_accepted_at is not None or m.invite_rejected_at is not None):
+            return False
+        return self.member(m)
+
+    def jsonl_message(self, m: Any) -> bool:
+        """A JSON Lines message: presence, thread and attachment rules, then `message`."""
+        if (m.channel_id is None) == (m.channel_member_ids is None):
+            return False
+        if m.pinned_by_id is not None:  # even "" needs pinned_at (which `message` refuses)
+            return False
+        if m.parent_id is None and (m.type == "reply" or m.show_in_channel is not None):
+            return False
+        attachments = m.attachments
+        if attachments and (len(attachments) > cf.MAX_ATTACHMENTS
+                            or not all(map(_https_only, attachments))):
+            return False
+        return self.message(m)
+
+
+def _https_only(attachment: Any) -> bool:
+    """Its URLs (those present) are https (`chat_rules._attachment_jsonl_error`)."""
+    for url in (attachment.image_url, attachment.thumb_url, attachment.asset_url):
+        if url is not None and not url.startswith("https://"):
+            return False
+    return True

@@ -23,6 +23,7 @@ regions happen to end: every item is measured.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -47,6 +48,9 @@ OnItems = Callable[[int, list[Any], Locate], None]
 # Decodes and checks a region's items, returns how many; raises msgspec.DecodeError,
 # before doing anything else, when the region is not well-formed JSON.
 OnRegion = Callable[[int, bytes, Locate], int]
+# Checks lines[start:] (item numbers from the third argument on) while they are
+# ordinary; returns the index of the first line it leaves to the reader.
+OnLines = Callable[[list[bytes], int, int, Locate], int]
 OnError = Callable[[Problem], None]
 OnProgress = Callable[[int], None]
 
@@ -692,13 +696,37 @@ def repeated_key(raw: bytes) -> str | None:
     return None
 
 
+class _LinesLocator:
+    """(line, offset) of each of consecutive lines, worked out (once) only when asked."""
+
+    __slots__ = ("line", "lines", "offset", "starts")
+
+    def __init__(self, lines: list[bytes], line: int, offset: int) -> None:
+        self.lines = lines
+        self.line = line
+        self.offset = offset
+        self.starts: list[int] = []
+
+    def __call__(self, k: int) -> tuple[int, int]:
+        if not self.starts:
+            self.starts = list(itertools.accumulate(
+                (len(raw) + 1 for raw in self.lines), initial=self.offset))
+        return self.line + k, self.starts[k]
+
+
 class LinesReader:
-    """Reads JSON Lines: one value per non-blank line; a bad line is one error."""
+    """Reads JSON Lines: one value per non-blank line; a bad line is one error.
+
+    A consumer with a fast path for ordinary lines gives it as `on_lines`
+    (see `OnLines`); the lines it does not take are read here one by one.
+    """
 
     def __init__(self, file: Readable, on_item: OnItem, on_error: OnError,
                  on_progress: OnProgress | None = None, *, start: Start = FILE_START,
-                 whole_file: bool = True, max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES) -> None:
+                 whole_file: bool = True, max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES,
+                 on_lines: OnLines | None = None) -> None:
         self.file = file
+        self.on_lines = on_lines
         self.max_item_bytes = max_item_bytes
         self.on_item = on_item
         self.on_error = on_error
@@ -722,9 +750,8 @@ class LinesReader:
                     data = data[3:]
                     offset = 3
             if not chunk:
-                for raw in data.split(b"\n") if data else ():
-                    self._line(raw, line, offset)
-                    line, offset = line + 1, offset + len(raw) + 1
+                if data:
+                    self._lines(data.split(b"\n"), line, offset)
                 if self.whole_file and self.count == self.start.item:
                     self.on_error(Problem("parse error: the file is empty", line=1, offset=0))
                 return
@@ -739,10 +766,7 @@ class LinesReader:
             if cut == 0:
                 rest = data  # one line longer than a chunk: keep reading
                 continue
-            for raw in data[:cut].split(b"\n")[:-1]:
-                self._line(raw, line, offset)
-                line += 1
-                offset += len(raw) + 1
+            line, offset = self._lines(data[:cut - 1].split(b"\n"), line, offset)
             rest = data[cut:]
             if self.on_progress is not None:
                 self.on_progress(offset)
@@ -764,6 +788,28 @@ class LinesReader:
         self.count += 1
         self.on_error(Problem(too_long_message(length, self.max_item_bytes), item=index,
                               line=line, offset=offset))
+
+    def _lines(self, lines: list[bytes], line: int, offset: int) -> tuple[int, int]:
+        """Read consecutive lines (starting at `line`, `offset`); return where the next starts.
+
+        The consumer's fast path (`on_lines`) takes the ordinary ones; each it
+        stops at is taken here, the precise way.
+        """
+        on_lines = self.on_lines
+        if on_lines is None or max(map(len, lines)) > self.max_item_bytes:
+            for raw in lines:
+                self._line(raw, line, offset)
+                line, offset = line + 1, offset + len(raw) + 1
+            return line, offset
+        locate = _LinesLocator(lines, line, offset)
+        n = 0
+        while n < len(lines):
+            stop = on_lines(lines, n, self.count, locate)
+            self.count += stop - n
+            if stop < len(lines):
+                self._line(lines[stop], *locate(stop))
+            n = stop + 1
+        return line + len(lines), offset + sum(map(len, lines)) + len(lines)
 
     def _line(self, raw: bytes, line: int, offset: int) -> None:
         if len(raw) > self.max_item_bytes:
@@ -799,7 +845,8 @@ def read_items(consumer: Any, file: Readable, *, array: bool, start: Start = FIL
                max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES,
                on_progress: OnProgress | None = None, whole_file: bool = True) -> int:
     """Read the items of `file` into a consumer (`feed_region`, `feed_many` for an array,
-    `feed` for JSON Lines, and `parse_error`); return the number of the item after the last."""
+    `feed` and, if it has one, the fast path `feed_lines` for JSON Lines, and
+    `parse_error`); return the number of the item after the last."""
     if array:
         array_reader = ArrayReader(file, consumer.feed_region, consumer.feed_many,
                                    consumer.parse_error, on_progress, start=start,
@@ -808,7 +855,8 @@ def read_items(consumer: Any, file: Readable, *, array: bool, start: Start = FIL
         return array_reader.count
     lines_reader = LinesReader(file, consumer.feed, consumer.parse_error, on_progress,
                                start=start, whole_file=whole_file,
-                               max_item_bytes=max_item_bytes)
+                               max_item_bytes=max_item_bytes,
+                               on_lines=getattr(consumer, "feed_lines", None))
     lines_reader.read()
     return lines_reader.count
 
