@@ -286,6 +286,24 @@ def test_a_key_twice_is_found_on_the_fast_path_too(twin: str) -> None:
     assert fast == verdict(content, fast=False)
 
 
+TWIN_LINES = [  # keys twice with a space before the colon: not counted as twice
+    b'{"type":"user","data":{"id":"late"},"type" : "message"}',
+    b'{"type" : "message","type":"user","data":{"id":"late"}}',
+    b'{"type":"user","data" : {"id":"late"},"data" : {"id":"later"}}',
+    b'{"type":"user","data" : {"id":null},"data" : {"id":"later"}}',
+    b'{"type":"reaction","data":{"message_id" : "m1","message_id" : "message-000000000",'
+    b'"user_id":"user-0000000","type":"like","created_at":"2024-01-01T00:00:00Z"}}',
+]
+
+
+@pytest.mark.parametrize("twin", TWIN_LINES)
+def test_a_spaced_key_twice_gets_the_same_verdict_on_both_paths(twin: bytes) -> None:
+    position = _position("channel")
+    lines = [encode(item) for item in BASE]
+    content = b"\n".join([*lines[:position], twin, *lines[position:], twin]) + b"\n"
+    assert verdict(content, fast=True) == verdict(content, fast=False)
+
+
 def test_the_base_file_is_valid_and_mostly_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     taken: list[int] = []
     original = ChatValidator.feed_lines
