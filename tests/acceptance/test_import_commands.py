@@ -212,8 +212,11 @@ def test_watch_with_timeout_exits_3_while_the_import_is_still_going(
 def test_unknown_import_id_exits_1(emulator: Emulator) -> None:
     result = streamdrop("get-import", "no-such-import", env=emulator.env())
     assert result.returncode == 1
-    assert "GetImport" in result.stderr
-    assert result.stderr.count("GetImport") == 1  # Stream's message names it: no second prefix
+    # Both APIs were asked: Stream's words for each, once, and no second prefix.
+    assert "no import 'no-such-import': neither chat's /imports" in result.stderr
+    assert result.stderr.count("GetImport failed") == 1
+    assert result.stderr.count("GetImportV2Task failed") == 1
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------------ usage and credentials
