@@ -131,6 +131,8 @@ def part_name(source: Path, number: int) -> str:
 # (item number, kind, ties, the JSON Lines line to write or b"" when planning an array's
 # items, the line's size)
 OnItem = Callable[[int, str, _Ties | None, bytes, int], None]
+# (the first item's number, consecutive items' lines): writing, a region at a time
+OnLines = Callable[[int, list[bytes]], None]
 
 
 class _Lines:
@@ -157,8 +159,10 @@ class _Lines:
         if rest.strip():
             yield line, offset, rest
 
-    def read(self, on_item: OnItem, kinds: array[int] | None = None) -> None:
-        """Decode each line's kind and ties, or take the kinds known (`kinds`) and no ties."""
+    def read(self, on_item: OnItem, kinds: array[int] | None = None,
+             on_lines: OnLines | None = None) -> None:
+        """Decode each line's kind and ties, or take the kinds known (`kinds`) and no ties
+        (`on_lines` is the array's; a line is already its own bytes)."""
         item = 0
         for line, offset, raw in self.lines():
             self.where = (line, offset)
@@ -201,10 +205,14 @@ class _Array:
         self.where_pending = (1, 0)
         self.pretty = True  # whether items may hold line breaks
         self.current = 0  # position in what `locate` covers of the item being handed over
+        self.on_lines: OnLines | None = None
 
-    def read(self, on_item: OnItem, kinds: array[int] | None = None) -> None:
-        """Hand over each item, with its ties unless the kinds are known (`kinds`)."""
+    def read(self, on_item: OnItem, kinds: array[int] | None = None,
+             on_lines: OnLines | None = None) -> None:
+        """Hand over each item, with its ties unless the kinds are known (`kinds`);
+        `on_lines` takes a region's lines at once when writing (see `_region`)."""
         self.on_item = on_item
+        self.on_lines = on_lines
         self.with_ties = kinds is None
         ArrayReader(self.file, self._region, self._items, self._error).read()
         self._flush(self.size)
@@ -216,6 +224,14 @@ class _Array:
         self.locate = locate
         # Separators hold len - 1 line breaks: any more are inside items (pretty-printed).
         self.pretty = region.count(b"\n") + region.count(b"\r") >= len(elements)
+        if self.on_lines is not None:
+            # Writing, the planning pass having checked every item: the lines at once
+            # (one call per item was a sixth of the split's time). A line cannot hold a
+            # line break: those of a pretty-printed item (whitespace) are dropped.
+            self.on_lines(first, [_PREFIXES[e.type] + bytes(e.item).translate(None, b"\r\n")
+                                  + b"}\n" for e in elements] if self.pretty else
+                          [_PREFIXES[e.type] + bytes(e.item) + b"}\n" for e in elements])
+            return len(elements)
         for k, element in enumerate(elements):
             self.current = k
             self._emit(first + k, element)
@@ -424,7 +440,17 @@ def _write(file: BinaryIO, size: int, fmt: Format, planner: PartPlanner,
                 segment = _LATE  # written after its parent, which comes later in the file
         segments.write(part_of[number], segment, line)
 
-    _source(file, size, fmt).read(on_item, kinds)
+    def on_lines(first: int, lines: list[bytes]) -> None:
+        end = first + len(lines)
+        part, code = part_of[first], kinds[first]
+        if (part_of[first:end].count(part) == len(lines) and kinds[first:end].count(code)
+                == len(lines) and not (forward and code == _MESSAGE)):
+            segments.write(part, code, b"".join(lines))  # one kind, one part: most regions
+            return
+        for k, line in enumerate(lines):
+            on_item(first + k, "", None, line, 0)
+
+    _source(file, size, fmt).read(on_item, kinds, on_lines)
 
 
 def _ties_of_line(line: bytes) -> _Ties:
