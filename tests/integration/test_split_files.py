@@ -261,6 +261,12 @@ def test_feeds_and_broken_files_are_refused(tmp_path: Path) -> None:
     broken.write_text('[{"type": "user", "item": {"id": "a"}}, {"type": "user", "item": {"id"')
     with pytest.raises(SplitRefused, match="not a well-formed chat file"):
         split_path(broken, tmp_path / "out", 1_000)
+    for name, data in [("typed.json", b'[{"type": "user", "item": {"id": 5}}]'),
+                       ("typed.jsonl", b'{"type": "user", "data": {"id": 5}}\n'),
+                       ("no-object.json", b'[{"type": "user", "item": [1]}]')]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(SplitRefused, match=r"not a well-formed chat file: (item 0|line 1)"):
+            split_path(tmp_path / name, tmp_path / "out", 1_000)
 
 
 def test_bans_polls_and_votes_keep_streams_order_across_parts(tmp_path: Path) -> None:
