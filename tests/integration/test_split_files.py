@@ -294,7 +294,8 @@ def muting_items() -> list[Item]:
     creators come later still (each a chain through the next)."""
     users: list[dict[str, Any]] = [{"id": f"u{n:02d}", "role": "user"} for n in range(40)]
     users[0] |= {"user_mutes": ["u35"], "channel_mutes": ["messaging:c9"]}
-    users[35] |= {"channel_mutes": ["messaging:c7"]}
+    # u35 comes into u00's part: the earlier u10 it mutes must come with it
+    users[35] |= {"channel_mutes": ["messaging:c7"], "user_mutes": ["u10"]}
     users[5] |= {"user_mutes": ["u02"]}  # backward: nothing to pull
     channels = [{"id": f"c{n}", "type": "messaging", "created_by": f"u{n:02d}"}
                 for n in range(10)]
@@ -318,7 +319,7 @@ def test_what_a_user_mutes_is_pulled_into_its_part(tmp_path: Path, layout: str) 
     assert canonical([item for part in parts for item in part]) == canonical(items)
     first = [body["id"] for _, body in parts[0]]
     # u00's mutes, and in turn u35's and the creators of the channels pulled.
-    assert {"u00", "u35", "c9", "c7", "u38", "u39"} <= set(first)
+    assert {"u00", "u35", "u10", "c9", "c7", "u38", "u39"} <= set(first)
 
 
 def test_a_user_too_big_with_what_it_pulls_is_refused(tmp_path: Path) -> None:
