@@ -77,14 +77,20 @@ class HostileSetup(Setup):
     run_as: Unprivileged | None = None
     umask: int = 0o022
 
+    def __init__(self, root: Path, emulator: EmulatorHandle) -> None:
+        super().__init__(root, emulator)
+        self.started: list[subprocess.Popen[bytes]] = []
+
     @classmethod
     @contextlib.contextmanager
     def in_shared_tmp(cls, emulator: EmulatorHandle) -> Iterator[HostileSetup]:
         root = Path(tempfile.mkdtemp(prefix="streamdrop-reliability-"))
         root.chmod(0o755)
+        setup = cls(root, emulator)
         try:
-            yield cls(root, emulator)
+            yield setup
         finally:
+            setup.kill_daemons()  # a test that failed half-way leaves none running
             for folder, dirs, _names in os.walk(root):  # mode-000 folders left by a test
                 for name in dirs:
                     with contextlib.suppress(OSError):
@@ -109,10 +115,18 @@ class HostileSetup(Setup):
         log = self.root / f"daemon-{len(self.logs)}.log"
         self.logs.append(log)
         with log.open("wb") as handle:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 [*self.prefix(), "sh", "-c", f'umask {self.umask:03o} && exec "$@"', "sh",
                  sys.executable, "-m", "streamdrop", "run", "--config", str(self.config),
                  *extra], stdout=subprocess.DEVNULL, stderr=handle, env=self.env())
+        self.started.append(proc)
+        return proc
+
+    def kill_daemons(self) -> None:
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
 
     def command(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*self.prefix(), sys.executable, "-m", "streamdrop", *args,

@@ -120,11 +120,11 @@ class Setup:
         return tasks
 
     def log_events(self, index: int = -1) -> list[dict[str, Any]]:
-        lines = self.logs[index].read_text().splitlines()
+        lines = complete_lines(self.logs[index])
         return [json.loads(line) for line in lines if line.startswith("{")]
 
     def all_log_lines(self) -> list[str]:
-        return [line for log in self.logs for line in log.read_text().splitlines()]
+        return [line for log in self.logs for line in complete_lines(log)]
 
     def wait_for_event(self, event: str, timeout: float = 30, index: int = -1) -> None:
         deadline = time.monotonic() + timeout
@@ -133,6 +133,12 @@ class Setup:
                 return
             time.sleep(0.05)
         raise AssertionError(f"no {event!r} in the log within {timeout}s")
+
+
+def complete_lines(log: Path) -> list[str]:
+    """The lines written whole so far: a running daemon may be half-way through the last."""
+    text = log.read_text()
+    return text[:text.rfind("\n") + 1].splitlines()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
