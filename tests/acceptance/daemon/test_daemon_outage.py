@@ -118,5 +118,7 @@ def test_once_gives_up_in_time_naming_the_tasks_left(setup: Setup, cause: str) -
     assert gave_up["targets"]["default"]
     summary = next(e for e in events if e["event"] == "run.finished")
     assert summary["unfinished"] == [1]
+    # Giving up allows no grace: no warning that a grace period ran out.
+    assert "daemon.grace_expired" not in {e["event"] for e in events}
     no_tracebacks(setup)
     assert json.loads(setup.command("tasks", "--json").stdout)[0]["state"] == "pending"
