@@ -164,11 +164,11 @@ class Daemon:
             # Steps in flight get the grace period; then everything still running is cancelled.
             with anyio.move_on_after(0 if self.hopeless else settings.daemon.grace_seconds):
                 await workers_done.wait()
-            if not workers_done.is_set() and self.hopeless:
-                # `run.gave_up` said why; the steps in flight only waited for Stream
-                log.info("daemon.steps_cancelled", busy=workers.busy)
-            elif not workers_done.is_set():
-                log.warning("daemon.grace_expired", busy=workers.busy)
+            if not workers_done.is_set():
+                if self.hopeless:  # `run.gave_up` said why: the steps only waited for Stream
+                    log.info("daemon.steps_cancelled", busy=workers.busy)
+                else:
+                    log.warning("daemon.grace_expired", busy=workers.busy)
             main.cancel_scope.cancel()
 
     async def _announce(self, ctx: Context, watcher: Watcher) -> None:

@@ -341,15 +341,10 @@ def _source(file: BinaryIO, size: int, fmt: Format) -> _Lines | _Array:
 def _plan(file: BinaryIO, size: int, fmt: Format, planner: PartPlanner) -> None:
     source = _source(file, size, fmt)
 
-    message = planner.message
-
     def on_item(_: int, kind: str, ties: _Ties | None, __: bytes, size: int) -> None:
         assert ties is not None
         try:
-            if kind == "message":  # most items: without the call to `_feed`
-                message(size, ties.id or "", ties.parent_id or "")
-            else:
-                _feed(planner, kind, ties, size)
+            _feed(planner, kind, ties, size)
         except SplitRefused as refusal:
             raise _located(refusal, source.location()) from None
 
@@ -382,14 +377,14 @@ def _location_of(file: BinaryIO, size: int, fmt: Format, wanted: int) -> tuple[i
 
 
 def _feed(planner: PartPlanner, kind: str, ties: _Ties, length: int) -> None:
-        if kind == "channel":
+        if kind == "message":  # most items: asked first
+            planner.message(length, ties.id or "", ties.parent_id or "")
+        elif kind == "channel":
             planner.channel(length, ties.type or "", ties.id or "", ties.member_ids or [],
                             _text(ties.created_by))
         elif kind == "member":
             planner.member(length, ties.channel_type or "", ties.channel_id or "",
                            ties.channel_member_ids or [])
-        elif kind == "message":
-            planner.message(length, ties.id or "", ties.parent_id or "")
         elif kind == "user":
             planner.user(length, ties.id or "", _texts(ties.channel_mutes),
                          _texts(ties.user_mutes))

@@ -53,7 +53,7 @@ class SplitRefused(ValueError):
 
 @dataclass(slots=True)
 class PartPlan:
-    """One part: its bytes and item counts by kind (in Stream's item order)."""
+    """One part: its bytes and item counts by kind (the manifest orders them)."""
 
     number: int
     bytes: int = 0
@@ -189,8 +189,6 @@ class PartPlanner:
                 self._pack_messages(packer)
             else:
                 packer.run(kind, self._items[code], self._sizes[code])
-        for part in packer.parts:  # pulled channels were counted before later kinds
-            part.items = dict(sorted(part.items.items(), key=lambda e: KIND_CODES[e[0]]))
         return packer.parts
 
     def _mute_groups(self) -> dict[int, list[int]]:
